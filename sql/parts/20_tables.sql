@@ -64,7 +64,7 @@ INSERT INTO kpi.shops (shop_id, name) VALUES (1, 'default');
 CREATE TABLE kpi.calendars (
 	calendar_id int PRIMARY KEY,
 	name text NOT NULL UNIQUE,
-	hours text NOT NULL
+	hours kpi.business_hours NOT NULL
 );
 COMMENT ON TABLE kpi.calendars IS 'business hours that agents are judged by (see kpi.agents.calendar_id)';
 COMMENT ON COLUMN kpi.calendars.hours IS
