@@ -616,20 +616,39 @@ turn_seconds(TimestampTz from, TimestampTz to)
 	return (double) usecs / USECS_PER_SEC;
 }
 
-/* Append a turn to the growable buffer *turns of *capacity entries. */
+/*
+ * The turns found by the walk: on the stack for the usual few, in palloc'd
+ * memory doubled as needed beyond that.
+ */
+#define TURNS_LOCAL 32
+typedef struct TurnBuf
+{
+	TurnOut    *turns;
+	int64		nturns;
+	int64		capacity;
+	TurnOut		local[TURNS_LOCAL];
+} TurnBuf;
+
 static inline void
-turns_emit(TurnOut **turns, int64 *nturns, int64 *capacity,
-		   TimestampTz opened_at, TimestampTz answered_at, int32 agent_id,
-		   uint8 shape)
+turns_emit(TurnBuf *buf, TimestampTz opened_at, TimestampTz answered_at,
+		   int32 agent_id, uint8 shape)
 {
 	TurnOut    *turn;
 
-	if (*nturns == *capacity)
+	if (buf->nturns == buf->capacity)
 	{
-		*capacity *= 2;
-		*turns = (TurnOut *) repalloc_huge(*turns, *capacity * sizeof(TurnOut));
+		Size		bytes = buf->capacity * 2 * sizeof(TurnOut);
+
+		if (buf->turns == buf->local)
+		{
+			buf->turns = (TurnOut *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
+			memcpy(buf->turns, buf->local, sizeof(buf->local));
+		}
+		else
+			buf->turns = (TurnOut *) repalloc_huge(buf->turns, bytes);
+		buf->capacity *= 2;
 	}
-	turn = &(*turns)[(*nturns)++];
+	turn = &buf->turns[buf->nturns++];
 	turn->opened_at = opened_at;
 	turn->answered_at = answered_at;
 	turn->agent_id = agent_id;
@@ -646,9 +665,9 @@ static ArrayType *
 turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 {
 	TurnsFinalCache *cache = turns_final_cache(fcinfo);
+	TurnBuf		buf;
 	TurnOut    *turns;
-	int64		nturns = 0;
-	int64		capacity = 8;
+	int64		nturns;
 	bool		open = false;
 	TimestampTz opened_at = 0;
 	Size		nbytes;
@@ -662,7 +681,9 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 	}
 
 	/* The one walk over the messages (SPEC 3.1). */
-	turns = (TurnOut *) palloc(capacity * sizeof(TurnOut));
+	buf.turns = buf.local;
+	buf.nturns = 0;
+	buf.capacity = TURNS_LOCAL;
 	for (int64 i = 0; i < state->nmsgs; i++)
 	{
 		const TurnMsg *msg = &state->msgs[i];
@@ -679,8 +700,7 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		{
 			if (open)
 			{
-				turns_emit(&turns, &nturns, &capacity, opened_at, msg->sent_at,
-						   msg->agent_id,
+				turns_emit(&buf, opened_at, msg->sent_at, msg->agent_id,
 						   (msg->flags & TURN_MSG_AGENT_NULL) ?
 						   TURN_SHAPE_ANSWERED_NOBODY : TURN_SHAPE_ANSWERED);
 				open = false;
@@ -690,14 +710,12 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		/* auto and system messages neither open, answer nor close */
 	}
 	if (open)
-		turns_emit(&turns, &nturns, &capacity, opened_at, 0, 0,
-				   TURN_SHAPE_UNANSWERED);
+		turns_emit(&buf, opened_at, 0, 0, TURN_SHAPE_UNANSWERED);
+	turns = buf.turns;
+	nturns = buf.nturns;
 
 	if (nturns == 0)
-	{
-		pfree(turns);
 		return construct_empty_array(cache->elemtype);
-	}
 
 	/* Size the one-dimensional array without NULL elements, then fill it. */
 	nbytes = ARR_OVERHEAD_NONULLS(1);
@@ -756,7 +774,8 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		p += cache->stride[turn->shape];
 	}
 	Assert(p == (char *) result + nbytes);
-	pfree(turns);
+	if (turns != buf.local)
+		pfree(turns);
 	return result;
 }
 
