@@ -45,9 +45,14 @@ static const char *const turn_sender_labels[TURN_SENDER_COUNT] = {
 /* Position of the sender argument of the transition function (0 = state). */
 #define TURNS_ARG_SENDER	3
 
-/* Bytes of the state before its records, and the first allocation. */
+/*
+ * Bytes of the state before its records, its first allocation, and the size
+ * above which it grows by half instead of doubling (less slack in memory for
+ * huge conversations, still amortized O(1) per message).
+ */
 #define TURNS_STATE_HEADER	offsetof(TurnsState, msgs)
 #define TURNS_FIRST_BYTES	256
+#define TURNS_DOUBLE_BELOW	((Size) 1024 * 1024)
 
 /* The most records one state may hold (its allocation must stay valid). */
 #define TURNS_MAX_MSGS \
@@ -164,8 +169,9 @@ turns_state_bytes(int64 capacity)
 }
 
 /*
- * Capacity to allocate for at least needed records: whole powers of two of
- * bytes (small chunks are rounded up to those anyway), so growth doubles.
+ * Capacity to allocate for at least needed records: the first size of the
+ * sequence 256 B, doubling up to 1 MB (small chunks are rounded up to powers
+ * of two anyway), then growing by half, that holds them.
  */
 static int64
 turns_capacity_for(int64 needed)
@@ -179,7 +185,7 @@ turns_capacity_for(int64 needed)
 				 errdetail("The limit is " INT64_FORMAT " messages per group.",
 						   TURNS_MAX_MSGS)));
 	while (bytes < turns_state_bytes(needed))
-		bytes *= 2;
+		bytes = bytes < TURNS_DOUBLE_BELOW ? bytes * 2 : bytes + bytes / 2;
 	return (int64) ((bytes - TURNS_STATE_HEADER) / sizeof(TurnMsg));
 }
 
