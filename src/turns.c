@@ -45,9 +45,14 @@ static const char *const turn_sender_labels[TURN_SENDER_COUNT] = {
 /* Position of the sender argument of the transition function (0 = state). */
 #define TURNS_ARG_SENDER	3
 
-/* Bytes of the state before its records, and the first allocation. */
+/*
+ * Bytes of the state before its records, its first allocation, and the size
+ * above which it grows by half instead of doubling (less slack in memory for
+ * huge conversations, still amortized O(1) per message).
+ */
 #define TURNS_STATE_HEADER	offsetof(TurnsState, msgs)
 #define TURNS_FIRST_BYTES	256
+#define TURNS_DOUBLE_BELOW	((Size) 1024 * 1024)
 
 /* The most records one state may hold (its allocation must stay valid). */
 #define TURNS_MAX_MSGS \
@@ -164,8 +169,9 @@ turns_state_bytes(int64 capacity)
 }
 
 /*
- * Capacity to allocate for at least needed records: whole powers of two of
- * bytes (small chunks are rounded up to those anyway), so growth doubles.
+ * Capacity to allocate for at least needed records: the first size of the
+ * sequence 256 B, doubling up to 1 MB (small chunks are rounded up to powers
+ * of two anyway), then growing by half, that holds them.
  */
 static int64
 turns_capacity_for(int64 needed)
@@ -179,7 +185,7 @@ turns_capacity_for(int64 needed)
 				 errdetail("The limit is " INT64_FORMAT " messages per group.",
 						   TURNS_MAX_MSGS)));
 	while (bytes < turns_state_bytes(needed))
-		bytes *= 2;
+		bytes = bytes < TURNS_DOUBLE_BELOW ? bytes * 2 : bytes + bytes / 2;
 	return (int64) ((bytes - TURNS_STATE_HEADER) / sizeof(TurnMsg));
 }
 
@@ -616,20 +622,39 @@ turn_seconds(TimestampTz from, TimestampTz to)
 	return (double) usecs / USECS_PER_SEC;
 }
 
-/* Append a turn to the growable buffer *turns of *capacity entries. */
+/*
+ * The turns found by the walk: on the stack for the usual few, in palloc'd
+ * memory doubled as needed beyond that.
+ */
+#define TURNS_LOCAL 32
+typedef struct TurnBuf
+{
+	TurnOut    *turns;
+	int64		nturns;
+	int64		capacity;
+	TurnOut		local[TURNS_LOCAL];
+} TurnBuf;
+
 static inline void
-turns_emit(TurnOut **turns, int64 *nturns, int64 *capacity,
-		   TimestampTz opened_at, TimestampTz answered_at, int32 agent_id,
-		   uint8 shape)
+turns_emit(TurnBuf *buf, TimestampTz opened_at, TimestampTz answered_at,
+		   int32 agent_id, uint8 shape)
 {
 	TurnOut    *turn;
 
-	if (*nturns == *capacity)
+	if (buf->nturns == buf->capacity)
 	{
-		*capacity *= 2;
-		*turns = (TurnOut *) repalloc_huge(*turns, *capacity * sizeof(TurnOut));
+		Size		bytes = buf->capacity * 2 * sizeof(TurnOut);
+
+		if (buf->turns == buf->local)
+		{
+			buf->turns = (TurnOut *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
+			memcpy(buf->turns, buf->local, sizeof(buf->local));
+		}
+		else
+			buf->turns = (TurnOut *) repalloc_huge(buf->turns, bytes);
+		buf->capacity *= 2;
 	}
-	turn = &(*turns)[(*nturns)++];
+	turn = &buf->turns[buf->nturns++];
 	turn->opened_at = opened_at;
 	turn->answered_at = answered_at;
 	turn->agent_id = agent_id;
@@ -646,9 +671,9 @@ static ArrayType *
 turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 {
 	TurnsFinalCache *cache = turns_final_cache(fcinfo);
+	TurnBuf		buf;
 	TurnOut    *turns;
-	int64		nturns = 0;
-	int64		capacity = 8;
+	int64		nturns;
 	bool		open = false;
 	TimestampTz opened_at = 0;
 	Size		nbytes;
@@ -662,7 +687,9 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 	}
 
 	/* The one walk over the messages (SPEC 3.1). */
-	turns = (TurnOut *) palloc(capacity * sizeof(TurnOut));
+	buf.turns = buf.local;
+	buf.nturns = 0;
+	buf.capacity = TURNS_LOCAL;
 	for (int64 i = 0; i < state->nmsgs; i++)
 	{
 		const TurnMsg *msg = &state->msgs[i];
@@ -679,8 +706,7 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		{
 			if (open)
 			{
-				turns_emit(&turns, &nturns, &capacity, opened_at, msg->sent_at,
-						   msg->agent_id,
+				turns_emit(&buf, opened_at, msg->sent_at, msg->agent_id,
 						   (msg->flags & TURN_MSG_AGENT_NULL) ?
 						   TURN_SHAPE_ANSWERED_NOBODY : TURN_SHAPE_ANSWERED);
 				open = false;
@@ -690,14 +716,12 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		/* auto and system messages neither open, answer nor close */
 	}
 	if (open)
-		turns_emit(&turns, &nturns, &capacity, opened_at, 0, 0,
-				   TURN_SHAPE_UNANSWERED);
+		turns_emit(&buf, opened_at, 0, 0, TURN_SHAPE_UNANSWERED);
+	turns = buf.turns;
+	nturns = buf.nturns;
 
 	if (nturns == 0)
-	{
-		pfree(turns);
 		return construct_empty_array(cache->elemtype);
-	}
 
 	/* Size the one-dimensional array without NULL elements, then fill it. */
 	nbytes = ARR_OVERHEAD_NONULLS(1);
@@ -756,7 +780,8 @@ turns_build(FunctionCallInfo fcinfo, TurnsState *state)
 		p += cache->stride[turn->shape];
 	}
 	Assert(p == (char *) result + nbytes);
-	pfree(turns);
+	if (turns != buf.local)
+		pfree(turns);
 	return result;
 }
 

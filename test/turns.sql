@@ -2,7 +2,7 @@
 -- (written out below) or by an independent plain-SQL formulation of the turns.
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(85);
+SELECT plan(87);
 
 SET LOCAL timezone = 'UTC';
 
@@ -459,6 +459,31 @@ SELECT is((SELECT count(*) FROM par_serial s JOIN rnd_ours o ON o.conv = (s.conv
 		  'forced parallel table: each copy of a conversation has the original turns');
 RESET enable_sort;
 SET LOCAL max_parallel_workers_per_gather = 0;
+
+-- Hash aggregation that spills to disk (states of all groups live at once, and the groups that
+-- do not fit are aggregated in later batches) gives the same arrays.
+SET LOCAL work_mem = '64kB';
+SET LOCAL enable_sort = off;
+CREATE FUNCTION pg_temp.analyzed_plan(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+	result text := '';
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+		result := result || line || E'\n';
+	END LOOP;
+	RETURN result;
+END
+$$;
+SELECT matches(pg_temp.analyzed_plan('SELECT conv, kpi.reply_turns(id, ts, s, a) FROM rnd GROUP BY conv'),
+			   'HashAggregate.*Batches: ([2-9]|[1-9][0-9]+).*Disk Usage',
+			   'spilling hash aggregate: the plan is a HashAggregate that wrote batches to disk');
+SELECT is((SELECT count(*) FROM (SELECT conv, kpi.reply_turns(id, ts, s, a) AS turns FROM rnd GROUP BY conv) h
+			 FULL JOIN rnd_ours o USING (conv)
+			WHERE h.turns IS DISTINCT FROM o.sorted), 0::bigint,
+		  'spilling hash aggregate: every array equals the ordered aggregate');
+RESET work_mem;
+RESET enable_sort;
 
 -- A 1M-message conversation: customer, auto, agent, system repeated, one second apart, fed in
 -- descending order (so it is sorted) and ascending order: 250000 turns of 2 s each.
