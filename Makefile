@@ -11,7 +11,7 @@ EXTENSION  = kpi
 EXTVERSION = 0.1.0
 
 MODULE_big = kpi
-OBJS       = src/kpi.o src/calendar.o src/proportion.o src/turns.o
+OBJS       = src/kpi.o src/calendar.o src/proportion.o src/sketch.o src/turns.o
 
 DATA_built = sql/kpi--$(EXTVERSION).sql
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
