@@ -16,16 +16,31 @@ SELECT s.shop_id, s.name, s.platform, coalesce(s.timezone, st.timezone) AS timez
 	   (SELECT count(*) FROM kpi.orders o WHERE o.shop_id = s.shop_id) AS orders
   FROM kpi.shops s, kpi.settings st ORDER BY 1;
 
-\echo 'Per agent, last 28 days (raw counts from the tables)'
-SELECT a.agent_id, a.login, a.display_name, a.team, a.role,
-	   count(DISTINCT c.conversation_id) AS conversations,
-	   (SELECT count(*) FROM kpi.messages m WHERE m.agent_id = a.agent_id) AS replies_sent,
-	   (SELECT count(*) FROM kpi.refunds r WHERE r.agent_id = a.agent_id) AS refunds_handled,
-	   (SELECT count(*) FROM kpi.complaints k WHERE k.agent_id = a.agent_id) AS complaints_naming,
-	   (SELECT round(sum(extract(epoch FROM upper(x) - lower(x))) / 3600, 1)
-		  FROM unnest((SELECT range_agg(online) FROM kpi.agent_sessions s WHERE s.agent_id = a.agent_id)) x)
-		   AS online_hours
-  FROM kpi.agents a
-  LEFT JOIN kpi.conversations c ON c.agent_id = a.agent_id
- GROUP BY a.agent_id ORDER BY a.agent_id;
+\echo 'Refreshing the daily facts...'
+SELECT step, rows, round(seconds::numeric, 2) AS seconds FROM kpi.refresh();
+
+\echo 'Per agent, the last 28 days (kpi.agent_metrics)'
+SELECT agent_id, login, display_name, role, turns,
+	   round(reply_rate::numeric, 3) AS reply_rate,
+	   round(avg_response_s::numeric, 1) AS avg_resp_s,
+	   round(p90_response_s::numeric, 1) AS p90_resp_s,
+	   round(response_sla_rate::numeric, 3) AS sla_rate,
+	   conversations, round(fcr_rate::numeric, 3) AS fcr,
+	   round(inquiry_conversion_rate::numeric, 3) AS conversion,
+	   inquiry_aov,
+	   round(refund_rate::numeric, 3) AS refund_rate,
+	   round(complaint_rate::numeric, 4) AS complaint_rate,
+	   round(csat_rate::numeric, 3) AS csat,
+	   round(online_hours::numeric, 1) AS online_h
+  FROM kpi.agent_metrics(current_date - 28, current_date - 1)
+  JOIN kpi.agents USING (agent_id, login, team, role);
+
+\echo 'Per shop, the 28 days ending yesterday (kpi.shop_rolling)'
+SELECT shop_id, day, orders_paid_28d, round(refund_rate_28d::numeric, 4) AS refund_rate,
+	   round(dispute_rate_28d::numeric, 4) AS dispute_rate,
+	   round(complaint_rate_28d::numeric, 4) AS complaint_rate,
+	   round(self_completion_rate_28d::numeric, 3) AS self_completion,
+	   round(avg_refund_completion_s_28d::numeric / 3600, 1) AS completion_h,
+	   round(dsr_service_180d::numeric, 2) AS dsr
+  FROM kpi.shop_rolling WHERE day = current_date - 1 ORDER BY shop_id;
 SQL

@@ -14,7 +14,7 @@
 --                              an agent with active = false instead.
 --
 -- Impossible rows are refused by named CHECK constraints (SQLSTATE 23514); nothing is dropped
--- silently.
+-- silently. Times must be finite: 'infinity' has no day and no duration.
 
 -- Configuration ------------------------------------------------------------------------------
 
@@ -99,6 +99,8 @@ CREATE TABLE kpi.conversations (
 	closed_at timestamptz,
 	resolved_at timestamptz,
 	CONSTRAINT conversations_shop_conversation_unique UNIQUE (shop_id, conversation_id),
+	CONSTRAINT conversations_times_finite
+		CHECK (isfinite(opened_at) AND isfinite(closed_at) AND isfinite(resolved_at)),
 	CONSTRAINT conversations_closed_after_opened CHECK (closed_at >= opened_at),
 	CONSTRAINT conversations_resolved_after_opened CHECK (resolved_at >= opened_at)
 );
@@ -118,13 +120,16 @@ CREATE TABLE kpi.messages (
 	agent_id int REFERENCES kpi.agents,
 	CONSTRAINT messages_conversation_fkey FOREIGN KEY (shop_id, conversation_id)
 		REFERENCES kpi.conversations (shop_id, conversation_id) ON DELETE CASCADE,
+	CONSTRAINT messages_sent_at_finite CHECK (isfinite(sent_at)),
 	CONSTRAINT messages_agent_has_agent_id CHECK (sender <> 'agent' OR agent_id IS NOT NULL),
 	CONSTRAINT messages_only_agent_has_agent_id CHECK (sender = 'agent' OR agent_id IS NULL)
 );
 COMMENT ON TABLE kpi.messages IS 'every message of a conversation; auto replies never count as replies';
 COMMENT ON COLUMN kpi.messages.sender IS 'customer, agent, auto (auto-reply, bot) or system';
 COMMENT ON COLUMN kpi.messages.agent_id IS 'the agent who wrote it: set exactly when sender = agent';
-CREATE INDEX messages_conversation_sent ON kpi.messages (conversation_id, sent_at, message_id);
+-- In turn order, carrying what kpi.reply_turns reads, so the refresh can read the index alone.
+CREATE INDEX messages_conversation_sent ON kpi.messages (conversation_id, sent_at, message_id)
+	INCLUDE (sender, agent_id, shop_id);
 
 CREATE TABLE kpi.orders (
 	order_id bigint PRIMARY KEY,
@@ -135,6 +140,7 @@ CREATE TABLE kpi.orders (
 	amount numeric NOT NULL DEFAULT 0,
 	items int NOT NULL DEFAULT 1,
 	CONSTRAINT orders_shop_order_unique UNIQUE (shop_id, order_id),
+	CONSTRAINT orders_times_finite CHECK (isfinite(placed_at) AND isfinite(paid_at)),
 	CONSTRAINT orders_paid_after_placed CHECK (paid_at >= placed_at),
 	CONSTRAINT orders_amount_not_negative CHECK (amount >= 0),
 	CONSTRAINT orders_items_not_negative CHECK (items >= 0)
@@ -158,6 +164,7 @@ CREATE TABLE kpi.refunds (
 	disputed boolean NOT NULL DEFAULT false,
 	CONSTRAINT refunds_order_fkey FOREIGN KEY (shop_id, order_id)
 		REFERENCES kpi.orders (shop_id, order_id) ON DELETE CASCADE,
+	CONSTRAINT refunds_times_finite CHECK (isfinite(requested_at) AND isfinite(completed_at)),
 	CONSTRAINT refunds_completed_after_requested CHECK (completed_at >= requested_at),
 	CONSTRAINT refunds_outcome_when_completed CHECK ((completed_at IS NULL) = (outcome IS NULL)),
 	CONSTRAINT refunds_completed_by_when_completed CHECK (completed_by IS NULL OR completed_at IS NOT NULL)
@@ -182,6 +189,7 @@ CREATE TABLE kpi.complaints (
 		REFERENCES kpi.conversations (shop_id, conversation_id) ON DELETE SET NULL (conversation_id),
 	CONSTRAINT complaints_order_fkey FOREIGN KEY (shop_id, order_id)
 		REFERENCES kpi.orders (shop_id, order_id) ON DELETE SET NULL (order_id),
+	CONSTRAINT complaints_times_finite CHECK (isfinite(filed_at) AND isfinite(resolved_at)),
 	CONSTRAINT complaints_resolved_after_filed CHECK (resolved_at >= filed_at)
 );
 COMMENT ON TABLE kpi.complaints IS 'complaints (投诉); charged to agent_id, else the conversation''s, else the order''s attributed agent';
@@ -199,6 +207,7 @@ CREATE TABLE kpi.ratings (
 		CONSTRAINT ratings_kind_known CHECK (kind IN ('csat', 'review', 'dsr_service')),
 	score smallint NOT NULL
 		CONSTRAINT ratings_score_between_1_and_5 CHECK (score BETWEEN 1 AND 5),
+	CONSTRAINT ratings_rated_at_finite CHECK (isfinite(rated_at)),
 	CONSTRAINT ratings_conversation_fkey FOREIGN KEY (shop_id, conversation_id)
 		REFERENCES kpi.conversations (shop_id, conversation_id) ON DELETE SET NULL (conversation_id),
 	CONSTRAINT ratings_order_fkey FOREIGN KEY (shop_id, order_id)
