@@ -36,6 +36,7 @@ agents=$(( scale / 50000 ))
 [ "$agents" -lt 2 ] && agents=2
 
 export PGDATABASE=kpi_bench
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 createdb kpi_bench
 q() { psql -qAtX -v ON_ERROR_STOP=1 -v scale="$scale" "$@"; }
 q -c "CREATE EXTENSION kpi"
@@ -110,22 +111,22 @@ for f in "${files[@]}"; do
 	for jobdir in $(ls -d "$work"/jobs/*/ 2>/dev/null | sort -V); do
 		title=$(cat "$jobdir/title")
 		runs=$(cat "$jobdir/runs" 2>/dev/null || echo 5)
-		[ -s "$jobdir/setup" ] && q -f "$jobdir/setup" >/dev/null
+		if [ -s "$jobdir/setup" ]; then q -f "$jobdir/setup" >/dev/null; fi
 		rows=""
-		[ -s "$jobdir/rows" ] && rows=$(q -f "$jobdir/rows" | tail -n 1)
+		if [ -s "$jobdir/rows" ]; then rows=$(q -f "$jobdir/rows" | tail -n 1); fi
 		ours_ms=""
 		for qf in $(ls "$jobdir" | grep -E '^q[0-9]_[a-z0-9]+$' | sort); do
 			label=$(cat "$jobdir/$qf.label")
 			read -r ms kb < <(time_query "$jobdir/$qf" "$runs")
-			[ -z "$ours_ms" ] && ours_ms=$ms
+			if [ -z "$ours_ms" ]; then ours_ms=$ms; fi
 			rate="-"
-			[ -n "$rows" ] && rate=$(awk -v r="$rows" -v ms="$ms" 'BEGIN { if (ms > 0) printf "%.3g", r / (ms / 1000); else print "-" }')
+			[ -z "$rows" ] || rate=$(awk -v r="$rows" -v ms="$ms" 'BEGIN { if (ms > 0) printf "%.3g", r / (ms / 1000); else print "-" }')
 			ratio=$(awk -v o="$ours_ms" -v t="$ms" -v q="$qf" 'BEGIN {
 				if (q ~ /ours/ || t <= 0) print "-";
 				else if (q ~ /floor/) printf "ours = %.2fx the floor", o / t;
 				else printf "ours = %.2fx (%.1fx faster)", o / t, t / o }')
 			printf '| %s | %s | %s | %s | %.0f | %s |\n' "$title" "$label" "$ms" "$rate" "$(awk -v k="$kb" 'BEGIN { print k / 1024 }')" "$ratio"
 		done
-		[ -s "$jobdir/teardown" ] && q -f "$jobdir/teardown" >/dev/null
+		if [ -s "$jobdir/teardown" ]; then q -f "$jobdir/teardown" >/dev/null; fi
 	done
 done
