@@ -25,7 +25,7 @@ COMMENT ON COLUMN kpi.turn.response_s IS
 CREATE FUNCTION kpi.reply_turns_trans(internal, bigint, timestamptz, kpi.sender, int)
 	RETURNS internal
 	AS 'MODULE_PATHNAME', 'kpi_turns_trans'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION kpi.reply_turns_trans(internal, bigint, timestamptz, kpi.sender, int) IS
 	'transition function of kpi.reply_turns: appends one message record (not strict: NULL '
 	'message_id, sent_at or sender is an error)';
@@ -39,7 +39,7 @@ COMMENT ON FUNCTION kpi.reply_turns_final(internal) IS
 
 CREATE FUNCTION kpi.reply_turns_combine(internal, internal) RETURNS internal
 	AS 'MODULE_PATHNAME', 'kpi_turns_combine'
-	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+	LANGUAGE C IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE;
 COMMENT ON FUNCTION kpi.reply_turns_combine(internal, internal) IS
 	'combine function of kpi.reply_turns: appends the second state''s messages to the first';
 

@@ -251,6 +251,8 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION kpi.settings_insert_replaces() IS
+	'trigger: an INSERT into kpi.settings replaces its one row (so a restore brings the settings back)';
 CREATE TRIGGER settings_insert_replaces BEFORE INSERT ON kpi.settings
 	FOR EACH ROW EXECUTE FUNCTION kpi.settings_insert_replaces();
 
@@ -264,6 +266,7 @@ BEGIN
 			  HINT = 'Change the settings with UPDATE kpi.settings SET ...';
 END
 $$;
+COMMENT ON FUNCTION kpi.settings_keep_row() IS 'trigger: kpi.settings may not lose its row';
 CREATE TRIGGER settings_keep_row BEFORE DELETE ON kpi.settings
 	FOR EACH ROW EXECUTE FUNCTION kpi.settings_keep_row();
 CREATE TRIGGER settings_keep_row_truncate BEFORE TRUNCATE ON kpi.settings
@@ -283,6 +286,8 @@ BEGIN
 	RETURN NULL;
 END
 $$;
+COMMENT ON FUNCTION kpi.shops_insert_replaces_default() IS
+	'trigger: an INSERT of shop 1 replaces the shipped default shop (so a restore brings its edits back)';
 CREATE TRIGGER shops_insert_replaces_default BEFORE INSERT ON kpi.shops
 	FOR EACH ROW EXECUTE FUNCTION kpi.shops_insert_replaces_default();
 
