@@ -218,7 +218,9 @@ BEGIN
 	  LEFT JOIN kpi.agents a ON a.agent_id = t.agent_id AND t.answered
 	  LEFT JOIN kpi.calendars cal ON cal.calendar_id = a.calendar_id;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	ANALYZE kpi.turns;
+	IF pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.turns'::regclass), 'MEMBER') THEN
+		ANALYZE kpi.turns;	-- only the owner may; a writer's refresh simply skips it
+	END IF;
 	step := 'turns'; rows := n; seconds := extract(epoch FROM clock_timestamp() - started);
 	RETURN NEXT;
 
@@ -239,7 +241,9 @@ BEGIN
 			 ORDER BY c.opened_at DESC, c.conversation_id DESC
 			 LIMIT 1) c;
 	GET DIAGNOSTICS n = ROW_COUNT;
-	ANALYZE kpi.order_attribution;
+	IF pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.order_attribution'::regclass), 'MEMBER') THEN
+		ANALYZE kpi.order_attribution;	-- only the owner may; a writer's refresh simply skips it
+	END IF;
 	step := 'order_attribution'; rows := n; seconds := extract(epoch FROM clock_timestamp() - started);
 	RETURN NEXT;
 

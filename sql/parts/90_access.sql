@@ -1,0 +1,37 @@
+-- Access for the company's own roles. The extension creates no roles and grants nothing to
+-- PUBLIC: without a grant a role cannot use schema kpi at all. Report functions run with the
+-- caller's rights and views are security_invoker, so row-level security on the tables applies.
+
+CREATE FUNCTION kpi.grant_reader(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	EXECUTE format('GRANT USAGE ON SCHEMA kpi TO %s', role);
+	-- The reports, the derived facts they read and the configuration they name; not the raw
+	-- events (messages, orders, ...), which a report reader does not need.
+	EXECUTE format('GRANT SELECT ON kpi.settings, kpi.shops, kpi.calendars, kpi.agents, '
+				   'kpi.turns, kpi.order_attribution, kpi.agent_days, kpi.shop_days, '
+				   'kpi.shop_zones, kpi.agent_rolling, kpi.shop_rolling TO %s', role);
+END
+$$;
+COMMENT ON FUNCTION kpi.grant_reader(regrole) IS
+	'let a role read the reports: kpi.agent_metrics, the rolling views, the daily facts and the configuration';
+
+CREATE FUNCTION kpi.grant_writer(role regrole) RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM kpi.grant_reader(role);
+	-- Load and correct the canonical tables.
+	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.settings, kpi.shops, kpi.calendars, '
+				   'kpi.agents, kpi.conversations, kpi.messages, kpi.orders, kpi.refunds, '
+				   'kpi.complaints, kpi.ratings, kpi.agent_sessions TO %s', role);
+	-- Run kpi.refresh(), which rewrites the derived tables.
+	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.turns, kpi.order_attribution, '
+				   'kpi.agent_days, kpi.shop_days TO %s', role);
+END
+$$;
+COMMENT ON FUNCTION kpi.grant_writer(regrole) IS
+	'let a role load the canonical tables and run kpi.refresh(), besides reading the reports';
