@@ -59,3 +59,9 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	test/cluster.sh bench/run.sh $(SCALE)
+
+.PHONY: valgrind
+valgrind: deps
+	$(MAKE) all
+	$(MAKE) install
+	test/valgrind.sh

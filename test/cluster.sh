@@ -7,7 +7,8 @@
 # in that dir only, run COMMAND with PGHOST, PGPORT, PGUSER and PGDATABASE pointing at the
 # cluster, then stop it and remove the dir, also when COMMAND or the start-up fails. The exit
 # status is COMMAND's. Binaries come from $PG_CONFIG (default pg_config). Extra server settings
-# may be passed as lines in $KPI_CLUSTER_CONF (e.g. shared_preload_libraries = 'pg_cron').
+# may be passed as lines in $KPI_CLUSTER_CONF (e.g. shared_preload_libraries = 'pg_cron'), and
+# $KPI_POSTGRES may name a program to start instead of postgres (test/valgrind.sh uses it).
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -64,7 +65,8 @@ max_worker_processes = 8
 ${KPI_CLUSTER_CONF:-}
 CONF
 
-as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 180 \
+	${KPI_POSTGRES:+-p "$KPI_POSTGRES"} start >/dev/null ||
 	{ cat "$dir/server.log" >&2; exit 1; }
 
 export PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
