@@ -1,18 +1,9 @@
--- Daily facts: the full refresh, and the rolling views (window frames over a dense day series
+-- Daily facts: the rolling views (window frames over a dense day series
 -- with inverse transitions) against recomputing every window the way an analyst would.
-
--- @job full refresh (turns, attribution, agent and shop days)
--- @rows
-SELECT count(*) FROM kpi.messages;
--- @ours
-SELECT count(*) FROM kpi.refresh();
--- @floor one grouped pass over messages
-SELECT count(*) FROM (SELECT conversation_id, count(*) FROM kpi.messages GROUP BY 1) s;
--- @runs 3
 
 -- @job agent_rolling: 28-day after-sale, response and rating figures for every agent and day
 -- @setup
-SELECT count(*) FROM kpi.refresh();
+SELECT count(*) FROM kpi.refresh(full => true);
 -- @rows
 SELECT count(*) FROM kpi.agent_rolling;
 -- @ours

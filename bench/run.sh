@@ -9,6 +9,8 @@
 # Job files are psql SQL split into sections by marker lines:
 #   -- @job <title>            starts a job
 #   -- @setup                  run once before the job (untimed); may use :scale (messages)
+#   -- @each                   run before every timed run, warm-up included (untimed): e.g.
+#                              the load that a refresh then works through
 #   -- @rows                   one query giving the job's input rows (for rows/s)
 #   -- @ours [label]           the kpi query
 #   -- @alternative <label>    a plain-SQL alternative (any number)
@@ -72,7 +74,7 @@ split_jobs() {
 		/^-- @job / { job++; system("mkdir -p " dir "/" job); out = "";
 					  t = $0; sub(/^-- @job /, "", t); print t > (dir "/" job "/title");
 					  close(dir "/" job "/title"); next }
-		/^-- @(setup|rows|teardown)/ { section(substr($2, 2), ""); next }
+		/^-- @(setup|each|rows|teardown)/ { section(substr($2, 2), ""); next }
 		/^-- @ours/ { l = $0; sub(/^-- @ours ?/, "", l); section("q1_ours", l == "" ? "kpi" : l); next }
 		/^-- @alternative / { alt++; l = $0; sub(/^-- @alternative /, "", l);
 							  section("q2_alt" alt, l); next }
@@ -82,14 +84,19 @@ split_jobs() {
 	' "$2"
 }
 
-# Time one section: prints "median_ms peak_kb".
+# Time one section, each run after the job's @each script if it has one: prints
+# "median_ms peak_kb".
 time_query() {
-	local file=$1 runs=$2 script="$work/script.psql"
+	local file=$1 runs=$2 each=$3 script="$work/script.psql"
 	{
 		grep -E '^[[:space:]]*SET ' "$file" || true
-		echo '\timing on'
 		echo '\o /dev/null'
-		for _ in $(seq 0 "$runs"); do grep -vE '^[[:space:]]*SET ' "$file"; echo; done
+		for _ in $(seq 0 "$runs"); do
+			echo '\timing off'
+			[ -s "$each" ] && cat "$each" && echo
+			echo '\timing on'
+			grep -vE '^[[:space:]]*SET ' "$file"; echo
+		done
 		echo '\o'
 		echo '\timing off'
 		echo "SELECT 'hwm ' || substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\\s*(\\d+) kB');"
@@ -117,7 +124,7 @@ for f in "${files[@]}"; do
 		ours_ms=""
 		for qf in $(ls "$jobdir" | grep -E '^q[0-9]_[a-z0-9]+$' | sort); do
 			label=$(cat "$jobdir/$qf.label")
-			read -r ms kb < <(time_query "$jobdir/$qf" "$runs")
+			read -r ms kb < <(time_query "$jobdir/$qf" "$runs" "$jobdir/each")
 			if [ -z "$ours_ms" ]; then ours_ms=$ms; fi
 			rate="-"
 			[ -z "$rows" ] || rate=$(awk -v r="$rows" -v ms="$ms" 'BEGIN { if (ms > 0) printf "%.3g", r / (ms / 1000); else print "-" }')

@@ -7,8 +7,10 @@ SELECT plan(81);
 -- Shape -----------------------------------------------------------------------------------------
 SELECT tables_are('kpi', ARRAY['settings', 'shops', 'calendars', 'agents', 'conversations',
 	'messages', 'orders', 'refunds', 'complaints', 'ratings', 'agent_sessions',
-	'turns', 'order_attribution', 'agent_days', 'shop_days'],
-	'the canonical tables of the spec and the derived ones, and no others');
+	'turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days',
+	'changes_full', 'changes_messages', 'changes_conversations', 'changes_orders', 'changes_refunds',
+	'changes_complaints', 'changes_ratings', 'changes_agent_sessions', 'changes_agents'],
+	'the canonical tables of the spec, the derived ones and the change logs, and no others');
 SELECT enum_has_labels('kpi', 'sender', ARRAY['customer', 'agent', 'auto', 'system'],
 	'kpi.sender has the four senders in order');
 SELECT col_type_is('kpi', 'agents', 'agent_id', 'integer', 'agent_id is int');

@@ -149,6 +149,8 @@ COMMENT ON TABLE kpi.orders IS 'orders (下单); paid_at set once paid (付款)'
 COMMENT ON COLUMN kpi.orders.amount IS 'order value in the shop''s currency';
 COMMENT ON COLUMN kpi.orders.items IS 'number of items (件数)';
 CREATE INDEX orders_customer_placed ON kpi.orders (shop_id, customer_id, placed_at);
+-- The incremental refresh finds a day's events by time.
+CREATE INDEX orders_paid ON kpi.orders (shop_id, paid_at);
 
 CREATE TABLE kpi.refunds (
 	refund_id bigint PRIMARY KEY,
@@ -175,6 +177,8 @@ COMMENT ON COLUMN kpi.refunds.outcome IS 'refunded, rejected or cancelled: set e
 COMMENT ON COLUMN kpi.refunds.completed_by IS 'merchant (自主完结) or platform (小二介入)';
 COMMENT ON COLUMN kpi.refunds.disputed IS 'the customer escalated to the platform (退款纠纷)';
 CREATE INDEX refunds_order ON kpi.refunds (shop_id, order_id);
+CREATE INDEX refunds_requested ON kpi.refunds (shop_id, requested_at);
+CREATE INDEX refunds_completed ON kpi.refunds (shop_id, completed_at);
 
 CREATE TABLE kpi.complaints (
 	complaint_id bigint PRIMARY KEY,

@@ -11,7 +11,7 @@ BEGIN
 	-- The reports, the derived facts they read and the configuration they name; not the raw
 	-- events (messages, orders, ...), which a report reader does not need.
 	EXECUTE format('GRANT SELECT ON kpi.settings, kpi.shops, kpi.calendars, kpi.agents, '
-				   'kpi.turns, kpi.order_attribution, kpi.agent_days, kpi.shop_days, '
+				   'kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days, kpi.shop_days, '
 				   'kpi.shop_zones, kpi.agent_rolling, kpi.shop_rolling TO %s', role);
 END
 $$;
@@ -28,9 +28,15 @@ BEGIN
 	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.settings, kpi.shops, kpi.calendars, '
 				   'kpi.agents, kpi.conversations, kpi.messages, kpi.orders, kpi.refunds, '
 				   'kpi.complaints, kpi.ratings, kpi.agent_sessions TO %s', role);
-	-- Run kpi.refresh(), which rewrites the derived tables.
+	-- The triggers on those tables append to the change logs as the role that loads.
+	EXECUTE format('GRANT SELECT, INSERT, DELETE ON kpi.changes_full, kpi.changes_messages, '
+				   'kpi.changes_conversations, kpi.changes_orders, kpi.changes_refunds, '
+				   'kpi.changes_complaints, kpi.changes_ratings, kpi.changes_agent_sessions, '
+				   'kpi.changes_agents TO %s', role);
+	EXECUTE format('GRANT USAGE ON SEQUENCE kpi.change_numbers TO %s', role);
+	-- Run kpi.refresh(), which consumes the logs and rewrites the derived tables.
 	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.turns, kpi.order_attribution, '
-				   'kpi.agent_days, kpi.shop_days TO %s', role);
+				   'kpi.feedback_charges, kpi.agent_days, kpi.shop_days TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION kpi.grant_writer(regrole) IS

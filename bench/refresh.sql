@@ -1,0 +1,105 @@
+-- The nightly refresh: a full rebuild, the incremental refresh after one new day of data, and
+-- after a day of late edits to old data, each against the full rebuild on the same data.
+
+-- @job full refresh (turns, attribution, charges, agent and shop days)
+-- @rows
+SELECT count(*) FROM kpi.messages;
+-- @ours
+SELECT count(*) FROM kpi.refresh(full => true);
+-- @floor one grouped pass over messages
+SELECT count(*) FROM (SELECT conversation_id, count(*) FROM kpi.messages GROUP BY 1) s;
+-- @runs 3
+
+-- @job incremental refresh after one new day (the last of the 50), against a full rebuild
+-- @setup
+-- Hold the last day aside: every event at or after its start (shop 1's midnight, 16:00 UTC),
+-- and the columns of older rows that the day filled in (closed, resolved, paid, completed).
+CREATE TABLE IF NOT EXISTS kpi_bench_cut (at timestamptz);
+TRUNCATE kpi_bench_cut;
+INSERT INTO kpi_bench_cut SELECT max(opened_at)::date - interval '8 hours' FROM kpi.conversations;
+CREATE TABLE kpi_bench_conversations AS SELECT * FROM kpi.conversations WHERE opened_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_messages AS SELECT * FROM kpi.messages WHERE sent_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_closed AS SELECT conversation_id, closed_at, resolved_at FROM kpi.conversations
+ WHERE opened_at < (SELECT at FROM kpi_bench_cut)
+   AND (closed_at >= (SELECT at FROM kpi_bench_cut) OR resolved_at >= (SELECT at FROM kpi_bench_cut));
+CREATE TABLE kpi_bench_orders AS SELECT * FROM kpi.orders WHERE placed_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_paid AS SELECT order_id, paid_at FROM kpi.orders
+ WHERE placed_at < (SELECT at FROM kpi_bench_cut) AND paid_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_refunds AS SELECT * FROM kpi.refunds WHERE requested_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_completed AS SELECT refund_id, completed_at, outcome, completed_by FROM kpi.refunds
+ WHERE requested_at < (SELECT at FROM kpi_bench_cut) AND completed_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_complaints AS SELECT * FROM kpi.complaints WHERE filed_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_ratings AS SELECT * FROM kpi.ratings WHERE rated_at >= (SELECT at FROM kpi_bench_cut);
+CREATE TABLE kpi_bench_sessions AS SELECT * FROM kpi.agent_sessions WHERE lower(online) >= (SELECT at FROM kpi_bench_cut);
+-- Two functions: take the day out again, and load it.
+CREATE FUNCTION kpi_bench_unload() RETURNS void LANGUAGE sql BEGIN ATOMIC
+	DELETE FROM kpi.ratings WHERE rating_id IN (SELECT rating_id FROM kpi_bench_ratings);
+	DELETE FROM kpi.complaints WHERE complaint_id IN (SELECT complaint_id FROM kpi_bench_complaints);
+	DELETE FROM kpi.refunds WHERE refund_id IN (SELECT refund_id FROM kpi_bench_refunds);
+	UPDATE kpi.refunds SET completed_at = NULL, outcome = NULL, completed_by = NULL
+	 WHERE refund_id IN (SELECT refund_id FROM kpi_bench_completed);
+	DELETE FROM kpi.orders WHERE order_id IN (SELECT order_id FROM kpi_bench_orders);
+	UPDATE kpi.orders SET paid_at = NULL WHERE order_id IN (SELECT order_id FROM kpi_bench_paid);
+	DELETE FROM kpi.messages WHERE message_id IN (SELECT message_id FROM kpi_bench_messages);
+	DELETE FROM kpi.conversations WHERE conversation_id IN (SELECT conversation_id FROM kpi_bench_conversations);
+	UPDATE kpi.conversations SET closed_at = NULL, resolved_at = NULL
+	 WHERE conversation_id IN (SELECT conversation_id FROM kpi_bench_closed);
+	DELETE FROM kpi.agent_sessions s USING kpi_bench_sessions b
+	 WHERE (s.shop_id, s.agent_id, s.online) = (b.shop_id, b.agent_id, b.online);
+END;
+CREATE FUNCTION kpi_bench_load() RETURNS void LANGUAGE sql BEGIN ATOMIC
+	INSERT INTO kpi.conversations SELECT * FROM kpi_bench_conversations;
+	UPDATE kpi.conversations c SET closed_at = b.closed_at, resolved_at = b.resolved_at
+	  FROM kpi_bench_closed b WHERE b.conversation_id = c.conversation_id;
+	INSERT INTO kpi.messages SELECT * FROM kpi_bench_messages;
+	INSERT INTO kpi.orders SELECT * FROM kpi_bench_orders;
+	UPDATE kpi.orders o SET paid_at = b.paid_at FROM kpi_bench_paid b WHERE b.order_id = o.order_id;
+	INSERT INTO kpi.refunds SELECT * FROM kpi_bench_refunds;
+	UPDATE kpi.refunds r SET completed_at = b.completed_at, outcome = b.outcome, completed_by = b.completed_by
+	  FROM kpi_bench_completed b WHERE b.refund_id = r.refund_id;
+	INSERT INTO kpi.complaints SELECT * FROM kpi_bench_complaints;
+	INSERT INTO kpi.ratings SELECT * FROM kpi_bench_ratings;
+	INSERT INTO kpi.agent_sessions SELECT * FROM kpi_bench_sessions;
+END;
+SELECT kpi_bench_unload();
+VACUUM ANALYZE;
+SELECT count(*) FROM kpi.refresh(full => true);
+-- @each
+SELECT kpi_bench_unload();
+SELECT count(*) FROM kpi.refresh();
+SELECT kpi_bench_load();
+-- @rows
+SELECT (SELECT count(*) FROM kpi_bench_messages) + (SELECT count(*) FROM kpi_bench_conversations)
+	   + (SELECT count(*) FROM kpi_bench_orders) + (SELECT count(*) FROM kpi_bench_refunds);
+-- @ours incremental refresh
+SELECT count(*) FROM kpi.refresh();
+-- @alternative full rebuild
+SELECT count(*) FROM kpi.refresh(full => true);
+-- @runs 3
+-- @teardown
+SELECT count(*) FROM kpi.refresh(full => true);
+DROP FUNCTION kpi_bench_load(), kpi_bench_unload();
+DROP TABLE kpi_bench_cut, kpi_bench_conversations, kpi_bench_messages, kpi_bench_closed,
+	kpi_bench_orders, kpi_bench_paid, kpi_bench_refunds, kpi_bench_completed, kpi_bench_complaints,
+	kpi_bench_ratings, kpi_bench_sessions;
+
+-- @job incremental refresh after a day of late edits (1 % of refunds and ratings, 0.2 % of conversations), against a full rebuild
+-- @setup
+SELECT count(*) FROM kpi.refresh(full => true);
+-- @each
+-- Disputes escalated or withdrawn, ratings revised, conversations handed to a colleague
+-- (agents 1<->2, 3<->4, ...; every run toggles the same rows, so each does the same work).
+UPDATE kpi.refunds SET disputed = NOT disputed WHERE refund_id % 100 = 7;
+UPDATE kpi.ratings SET score = 6 - score WHERE rating_id % 100 = 7;
+UPDATE kpi.conversations SET agent_id = agent_id + 1 - 2 * ((agent_id + 1) % 2)
+ WHERE conversation_id % 500 = 7 AND agent_id IS NOT NULL
+   AND agent_id + 1 - 2 * ((agent_id + 1) % 2) IN (SELECT agent_id FROM kpi.agents);
+-- @rows
+SELECT (SELECT count(*) FROM kpi.refunds WHERE refund_id % 100 = 7)
+	   + (SELECT count(*) FROM kpi.ratings WHERE rating_id % 100 = 7)
+	   + (SELECT count(*) FROM kpi.conversations WHERE conversation_id % 500 = 7);
+-- @ours incremental refresh
+SELECT count(*) FROM kpi.refresh();
+-- @alternative full rebuild
+SELECT count(*) FROM kpi.refresh(full => true);
+-- @runs 3

@@ -1,0 +1,890 @@
+-- kpi.refresh(): derive the facts from the canonical tables, incrementally by default.
+--
+-- The refresh works in two layers, each step one function below:
+--   per event   kpi.turns (per conversation), kpi.order_attribution (per order) and
+--               kpi.feedback_charges (per complaint and rating) are recomputed for the events
+--               that changed or whose inputs changed;
+--   per cell    kpi.agent_days (shop, agent, day) and kpi.shop_days (shop, day) are recomputed
+--               whole for every cell any changed event was counted in before or is counted in
+--               now. The cells are passed as ranges of consecutive days per shop and agent in
+--               pg_temp.refresh_ranges (and per shop in pg_temp.refresh_shop_ranges).
+-- A full rebuild is the same code with every event and one unbounded range per shop and agent,
+-- so incremental and full refreshes cannot drift apart.
+--
+-- Interval arithmetic (attribution and FCR windows) runs with TimeZone UTC, so a window of
+-- '1 day' always means 24 hours whatever the caller's session time zone is.
+
+-- Work tables of one refresh: the change log rows it consumed, the events and cells to redo.
+-- The refresh drops them when it is done, so the next one (maybe as another role, in the same
+-- transaction) starts afresh; ON COMMIT DROP covers a refresh that failed.
+CREATE FUNCTION kpi.refresh_drop_work_tables() RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF to_regclass('pg_temp.refresh_ranges') IS NOT NULL THEN
+		DROP TABLE pg_temp.refresh_log_conversations, pg_temp.refresh_log_orders,
+			pg_temp.refresh_log_refunds, pg_temp.refresh_log_complaints, pg_temp.refresh_log_ratings,
+			pg_temp.refresh_log_sessions, pg_temp.refresh_conversations, pg_temp.refresh_orders,
+			pg_temp.refresh_old_attribution, pg_temp.refresh_moved_orders, pg_temp.refresh_feedback,
+			pg_temp.refresh_cells, pg_temp.refresh_shop_cells, pg_temp.refresh_ranges,
+			pg_temp.refresh_shop_ranges;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_drop_work_tables() IS
+	'refresh step: drop the temporary work tables of a refresh (internal)';
+
+CREATE FUNCTION kpi.refresh_work_tables() RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM kpi.refresh_drop_work_tables();
+	CREATE TEMP TABLE refresh_log_conversations (LIKE kpi.conversations, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_log_orders (LIKE kpi.orders, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_log_refunds (LIKE kpi.refunds, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_log_complaints (LIKE kpi.complaints, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_log_ratings (LIKE kpi.ratings, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_log_sessions (LIKE kpi.agent_sessions, is_new boolean) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_conversations (conversation_id bigint PRIMARY KEY) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_orders (order_id bigint PRIMARY KEY) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_old_attribution (LIKE kpi.order_attribution) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_moved_orders (order_id bigint PRIMARY KEY) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_feedback (source text, id bigint, PRIMARY KEY (source, id)) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_cells (shop_id int, agent_id int, day date) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_shop_cells (shop_id int, day date) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_ranges (shop_id int, agent_id int, first_day date, last_day date,
+									  lo timestamptz, hi timestamptz) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_shop_ranges (shop_id int, first_day date, last_day date,
+										   lo timestamptz, hi timestamptz) ON COMMIT DROP;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_work_tables() IS
+	'refresh step: create the temporary work tables of one refresh (internal)';
+
+-- Turns of the conversations in pg_temp.refresh_conversations. With collect, the cells their
+-- old and new turns count in go to pg_temp.refresh_cells.
+CREATE FUNCTION kpi.refresh_turns(collect boolean) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	WITH gone AS (
+		DELETE FROM kpi.turns t
+		 WHERE t.conversation_id IN (SELECT r.conversation_id FROM pg_temp.refresh_conversations r)
+		RETURNING t.shop_id, t.agent_id, t.day)
+	INSERT INTO pg_temp.refresh_cells
+	SELECT DISTINCT g.shop_id, g.agent_id, g.day FROM gone g WHERE collect;
+
+	WITH made AS (
+		INSERT INTO kpi.turns (shop_id, conversation_id, turn_no, opened_at, answered_at, agent_id,
+							   answered, is_first, response_s, business_response_s, day)
+		SELECT g.shop_id, g.conversation_id, t.turn_no, t.opened_at, t.answered_at,
+			   CASE WHEN t.answered THEN t.agent_id ELSE c.agent_id END,
+			   t.answered, t.is_first, t.response_s,
+			   CASE WHEN t.answered THEN
+					coalesce(kpi.business_seconds(t.opened_at, t.answered_at, cal.hours), t.response_s)
+			   END,
+			   (t.opened_at AT TIME ZONE z.timezone)::date
+		  FROM (SELECT m.shop_id, m.conversation_id,
+					   kpi.reply_turns(m.message_id, m.sent_at, m.sender, m.agent_id) AS turns
+				  FROM kpi.messages m
+				 WHERE m.conversation_id IN (SELECT r.conversation_id FROM pg_temp.refresh_conversations r)
+				 GROUP BY m.shop_id, m.conversation_id) g
+		 CROSS JOIN LATERAL unnest(g.turns) WITH ORDINALITY
+				AS t(opened_at, answered_at, agent_id, answered, is_first, response_s, turn_no)
+		  JOIN kpi.conversations c ON c.conversation_id = g.conversation_id
+		  JOIN kpi.shop_zones z ON z.shop_id = g.shop_id
+		  LEFT JOIN kpi.agents a ON a.agent_id = t.agent_id AND t.answered
+		  LEFT JOIN kpi.calendars cal ON cal.calendar_id = a.calendar_id
+		RETURNING shop_id, agent_id, day),
+	cells AS (
+		INSERT INTO pg_temp.refresh_cells
+		SELECT DISTINCT m.shop_id, m.agent_id, m.day FROM made m WHERE collect)
+	SELECT count(*) INTO n FROM made;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_turns(boolean) IS
+	'refresh step: recompute kpi.turns for the conversations in pg_temp.refresh_conversations (internal)';
+
+-- Attribution of the orders in pg_temp.refresh_orders.
+CREATE FUNCTION kpi.refresh_order_attribution() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	DELETE FROM kpi.order_attribution a
+	 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	INSERT INTO kpi.order_attribution (order_id, shop_id, conversation_id, agent_id, day)
+	SELECT o.order_id, o.shop_id, c.conversation_id, c.agent_id,
+		   (c.opened_at AT TIME ZONE z.timezone)::date
+	  FROM kpi.orders o
+	  JOIN kpi.shop_zones z ON z.shop_id = o.shop_id
+	 CROSS JOIN LATERAL (
+			SELECT c.conversation_id, c.agent_id, c.opened_at
+			  FROM kpi.conversations c
+			 WHERE c.shop_id = o.shop_id AND c.customer_id = o.customer_id
+			   AND c.opened_at >= o.placed_at - (SELECT st.attribution_window FROM kpi.settings st)
+			   AND c.opened_at <= o.placed_at
+			 ORDER BY c.opened_at DESC, c.conversation_id DESC
+			 LIMIT 1) c
+	 WHERE o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_order_attribution() IS
+	'refresh step: recompute kpi.order_attribution for the orders in pg_temp.refresh_orders (internal)';
+
+-- Charged agent of the complaints and ratings in pg_temp.refresh_feedback. With collect, the
+-- cells and shop days they counted in before and count in now go to pg_temp.refresh_cells
+-- and pg_temp.refresh_shop_cells.
+CREATE FUNCTION kpi.refresh_feedback_charges(collect boolean) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	WITH gone AS (
+		DELETE FROM kpi.feedback_charges f
+		 WHERE (f.source, f.id) IN (SELECT r.source, r.id FROM pg_temp.refresh_feedback r)
+		RETURNING f.shop_id, f.agent_id, f.day),
+	shop_cells AS (
+		INSERT INTO pg_temp.refresh_shop_cells
+		SELECT DISTINCT g.shop_id, g.day FROM gone g WHERE collect)
+	INSERT INTO pg_temp.refresh_cells
+	SELECT DISTINCT g.shop_id, g.agent_id, g.day FROM gone g WHERE collect;
+
+	WITH made AS (
+		INSERT INTO kpi.feedback_charges (source, id, shop_id, agent_id, day, kind, score)
+		SELECT e.source, e.id, e.shop_id, coalesce(e.agent_id, c.agent_id, a.agent_id),
+			   (e.at AT TIME ZONE z.timezone)::date, e.kind, e.score
+		  FROM (SELECT 'complaint' AS source, x.complaint_id AS id, x.shop_id, x.agent_id,
+					   x.conversation_id, x.order_id, x.filed_at AS at, 'complaint' AS kind,
+					   NULL::smallint AS score
+				  FROM kpi.complaints x
+				 WHERE x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
+										   WHERE r.source = 'complaint')
+				UNION ALL
+				SELECT 'rating', x.rating_id, x.shop_id, x.agent_id, x.conversation_id, x.order_id,
+					   x.rated_at, x.kind, x.score
+				  FROM kpi.ratings x
+				 WHERE x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
+										WHERE r.source = 'rating')) e
+		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+		  LEFT JOIN kpi.conversations c ON c.conversation_id = e.conversation_id
+		  LEFT JOIN kpi.order_attribution a ON a.order_id = e.order_id
+		RETURNING shop_id, agent_id, day),
+	shop_cells AS (
+		INSERT INTO pg_temp.refresh_shop_cells
+		SELECT DISTINCT m.shop_id, m.day FROM made m WHERE collect),
+	cells AS (
+		INSERT INTO pg_temp.refresh_cells
+		SELECT DISTINCT m.shop_id, m.agent_id, m.day FROM made m WHERE collect)
+	SELECT count(*) INTO n FROM made;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_feedback_charges(boolean) IS
+	'refresh step: recompute kpi.feedback_charges for the events in pg_temp.refresh_feedback (internal)';
+
+-- The agent-day cells in pg_temp.refresh_ranges, recomputed whole. A range covers the days
+-- first_day..last_day of one shop and agent; lo..hi bound their instants with a day to spare
+-- on each side (a local midnight can repeat across a DST change), and the exact day is then
+-- checked. Ranges of one shop and agent never overlap.
+CREATE FUNCTION kpi.refresh_agent_days() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	DELETE FROM kpi.agent_days d
+	 USING pg_temp.refresh_ranges r
+	 WHERE d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+
+	-- Response (day of the turn's first customer message).
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, turns, answered_turns,
+		response_sla_hits, response_us, business_response_us, first_turns, first_answered,
+		first_response_sla_hits, first_response_us, response_sketch)
+	SELECT t.shop_id, t.agent_id, t.day,
+		   count(*),
+		   count(*) FILTER (WHERE t.answered),
+		   count(*) FILTER (WHERE t.response_s <= (SELECT extract(epoch FROM st.response_sla) FROM kpi.settings st)),
+		   coalesce(sum(round(t.response_s * 1e6)::bigint), 0),
+		   coalesce(sum(round(t.business_response_s * 1e6)::bigint), 0),
+		   count(*) FILTER (WHERE t.is_first),
+		   count(*) FILTER (WHERE t.is_first AND t.answered),
+		   count(*) FILTER (WHERE t.is_first AND t.response_s <=
+						   (SELECT extract(epoch FROM st.first_response_sla) FROM kpi.settings st)),
+		   coalesce(sum(round(t.response_s * 1e6)::bigint) FILTER (WHERE t.is_first), 0),
+		   kpi.sketch_agg(t.response_s)
+	  FROM pg_temp.refresh_ranges r
+	  JOIN kpi.turns t ON t.shop_id = r.shop_id AND t.agent_id = r.agent_id
+					  AND t.day BETWEEN r.first_day AND r.last_day
+	 GROUP BY t.shop_id, t.agent_id, t.day;
+
+	-- Conversations, resolution, first-contact resolution and inquiries (day opened).
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, conversations, closed_conversations,
+		handle_us, resolved_conversations, resolution_us, fcr_conversations, inquiries)
+	SELECT c.shop_id, c.agent_id, c.day,
+		   count(*),
+		   count(c.closed_at),
+		   coalesce(sum(kpi.microseconds(c.closed_at - c.opened_at)), 0),
+		   count(c.resolved_at),
+		   coalesce(sum(kpi.microseconds(c.resolved_at - c.opened_at)), 0),
+		   count(*) FILTER (WHERE c.resolved_at IS NOT NULL AND NOT EXISTS (
+				SELECT FROM kpi.conversations n
+				 WHERE n.shop_id = c.shop_id AND n.customer_id = c.customer_id
+				   AND n.opened_at > c.resolved_at
+				   AND n.opened_at <= c.resolved_at + (SELECT st.fcr_window FROM kpi.settings st))),
+		   count(DISTINCT c.customer_id)
+	  FROM (SELECT c.*, (c.opened_at AT TIME ZONE z.timezone)::date AS day, r.first_day, r.last_day
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.conversations c ON c.shop_id = r.shop_id AND c.agent_id = r.agent_id
+									  AND c.opened_at >= r.lo AND c.opened_at < r.hi
+			  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id) c
+	 WHERE c.day BETWEEN c.first_day AND c.last_day
+	 GROUP BY c.shop_id, c.agent_id, c.day
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET conversations = excluded.conversations,
+		   closed_conversations = excluded.closed_conversations,
+		   handle_us = excluded.handle_us,
+		   resolved_conversations = excluded.resolved_conversations,
+		   resolution_us = excluded.resolution_us,
+		   fcr_conversations = excluded.fcr_conversations,
+		   inquiries = excluded.inquiries;
+
+	-- Conversion: attributed orders on the day their conversation opened.
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, ordering_customers, paying_customers,
+		attributed_orders, attributed_paid_orders, paid_amount, paid_items)
+	SELECT a.shop_id, a.agent_id, a.day,
+		   count(DISTINCT o.customer_id),
+		   count(DISTINCT o.customer_id) FILTER (WHERE o.paid_at IS NOT NULL),
+		   count(*),
+		   count(o.paid_at),
+		   coalesce(sum(o.amount) FILTER (WHERE o.paid_at IS NOT NULL), 0),
+		   coalesce(sum(o.items) FILTER (WHERE o.paid_at IS NOT NULL), 0)
+	  FROM pg_temp.refresh_ranges r
+	  JOIN kpi.order_attribution a ON a.shop_id = r.shop_id AND a.agent_id = r.agent_id
+								  AND a.day BETWEEN r.first_day AND r.last_day
+	  JOIN kpi.orders o ON o.order_id = a.order_id
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET ordering_customers = excluded.ordering_customers,
+		   paying_customers = excluded.paying_customers,
+		   attributed_orders = excluded.attributed_orders,
+		   attributed_paid_orders = excluded.attributed_paid_orders,
+		   paid_amount = excluded.paid_amount,
+		   paid_items = excluded.paid_items;
+
+	-- Sales quality: refunds on attributed orders by the day requested, attributed orders by
+	-- the day paid.
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, sales_refunds, sales_paid_orders)
+	SELECT x.shop_id, x.agent_id, x.day, sum(x.refunds), sum(x.paid)
+	  FROM (SELECT a.shop_id, a.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
+				   r.first_day, r.last_day, 1 AS refunds, 0 AS paid
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.refunds e ON e.shop_id = r.shop_id
+								AND e.requested_at >= r.lo AND e.requested_at < r.hi
+			  JOIN kpi.order_attribution a ON a.order_id = e.order_id AND a.agent_id = r.agent_id
+			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+			UNION ALL
+			SELECT a.shop_id, a.agent_id, (o.paid_at AT TIME ZONE z.timezone)::date,
+				   r.first_day, r.last_day, 0, 1
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.orders o ON o.shop_id = r.shop_id AND o.paid_at >= r.lo AND o.paid_at < r.hi
+			  JOIN kpi.order_attribution a ON a.order_id = o.order_id AND a.agent_id = r.agent_id
+			  JOIN kpi.shop_zones z ON z.shop_id = o.shop_id) x
+	 WHERE x.day BETWEEN x.first_day AND x.last_day
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET sales_refunds = excluded.sales_refunds,
+		   sales_paid_orders = excluded.sales_paid_orders;
+
+	-- After-sale handling: requests by the day requested, completions by the day completed.
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, handled_refunds, handled_disputes,
+		completed_refunds, merchant_completed_refunds, completion_us)
+	SELECT x.shop_id, x.agent_id, x.day, sum(x.requested), sum(x.disputed), sum(x.completed),
+		   sum(x.merchant), sum(x.completion_us)
+	  FROM (SELECT e.shop_id, e.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
+				   r.first_day, r.last_day, 1 AS requested, e.disputed::int AS disputed,
+				   0 AS completed, 0 AS merchant, 0::bigint AS completion_us
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
+								AND e.requested_at >= r.lo AND e.requested_at < r.hi
+			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+			UNION ALL
+			SELECT e.shop_id, e.agent_id, (e.completed_at AT TIME ZONE z.timezone)::date,
+				   r.first_day, r.last_day, 0, 0, 1, (e.completed_by = 'merchant')::int,
+				   kpi.microseconds(e.completed_at - e.requested_at)
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
+								AND e.completed_at >= r.lo AND e.completed_at < r.hi
+			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id) x
+	 WHERE x.day BETWEEN x.first_day AND x.last_day
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET handled_refunds = excluded.handled_refunds,
+		   handled_disputes = excluded.handled_disputes,
+		   completed_refunds = excluded.completed_refunds,
+		   merchant_completed_refunds = excluded.merchant_completed_refunds,
+		   completion_us = excluded.completion_us;
+
+	-- Complaints and ratings charged to the agent (day filed or rated).
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, complaints, csat_ratings,
+		csat_positive, csat_score_sum, review_ratings, review_positive, review_score_sum,
+		dsr_ratings, dsr_score_sum)
+	SELECT f.shop_id, f.agent_id, f.day,
+		   count(*) FILTER (WHERE f.kind = 'complaint'),
+		   count(*) FILTER (WHERE f.kind = 'csat'),
+		   count(*) FILTER (WHERE f.kind = 'csat' AND f.score >= 4),
+		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'csat'), 0),
+		   count(*) FILTER (WHERE f.kind = 'review'),
+		   count(*) FILTER (WHERE f.kind = 'review' AND f.score >= 4),
+		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'review'), 0),
+		   count(*) FILTER (WHERE f.kind = 'dsr_service'),
+		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'dsr_service'), 0)
+	  FROM pg_temp.refresh_ranges r
+	  JOIN kpi.feedback_charges f ON f.shop_id = r.shop_id AND f.agent_id = r.agent_id
+								 AND f.day BETWEEN r.first_day AND r.last_day
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET complaints = excluded.complaints,
+		   csat_ratings = excluded.csat_ratings,
+		   csat_positive = excluded.csat_positive,
+		   csat_score_sum = excluded.csat_score_sum,
+		   review_ratings = excluded.review_ratings,
+		   review_positive = excluded.review_positive,
+		   review_score_sum = excluded.review_score_sum,
+		   dsr_ratings = excluded.dsr_ratings,
+		   dsr_score_sum = excluded.dsr_score_sum;
+
+	-- Online time: the union of the agent's sessions in the shop, cut at the shop's midnights.
+	-- Only sessions that reach into the range matter to its days.
+	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, online_us)
+	SELECT u.shop_id, u.agent_id, p.day,
+		   sum(kpi.microseconds(least(upper(u.online), p.day_end) - greatest(lower(u.online), p.day_start)))
+	  FROM (SELECT r.shop_id, r.agent_id, r.first_day, r.last_day,
+				   unnest(range_agg(s.online)) AS online
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.agent_sessions s ON s.shop_id = r.shop_id AND s.agent_id = r.agent_id
+									   AND s.online && tstzrange(r.lo, r.hi)
+			 GROUP BY 1, 2, 3, 4) u
+	  JOIN kpi.shop_zones z ON z.shop_id = u.shop_id
+	 CROSS JOIN LATERAL (
+			SELECT day::date AS day,
+				   day::date::timestamp AT TIME ZONE z.timezone AS day_start,
+				   (day::date + 1)::timestamp AT TIME ZONE z.timezone AS day_end
+			  FROM generate_series((lower(u.online) AT TIME ZONE z.timezone)::date::timestamp,
+								   (upper(u.online) AT TIME ZONE z.timezone)::date::timestamp,
+								   interval '1 day') day) p
+	 WHERE upper(u.online) > p.day_start AND lower(u.online) < p.day_end
+	   AND p.day BETWEEN u.first_day AND u.last_day
+	 GROUP BY 1, 2, 3
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET online_us = excluded.online_us;
+
+	SELECT count(*) INTO n
+	  FROM pg_temp.refresh_ranges r
+	  JOIN kpi.agent_days d ON d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+						   AND d.day BETWEEN r.first_day AND r.last_day;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_agent_days() IS
+	'refresh step: recompute the kpi.agent_days cells of pg_temp.refresh_ranges (internal)';
+
+-- The shop days in pg_temp.refresh_shop_ranges, recomputed whole (same ranges as above).
+CREATE FUNCTION kpi.refresh_shop_days() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	DELETE FROM kpi.shop_days d
+	 USING pg_temp.refresh_shop_ranges r
+	 WHERE d.shop_id = r.shop_id AND d.day BETWEEN r.first_day AND r.last_day;
+	INSERT INTO kpi.shop_days (shop_id, day, orders_paid, refunds_requested, disputed_refunds,
+		complaints, refunds_completed, merchant_completed_refunds, completion_us, dsr_ratings,
+		dsr_score_sum)
+	SELECT x.shop_id, x.day,
+		   count(*) FILTER (WHERE x.what = 'paid'),
+		   count(*) FILTER (WHERE x.what = 'requested'),
+		   count(*) FILTER (WHERE x.what = 'requested' AND x.flag),
+		   count(*) FILTER (WHERE x.what = 'complaint'),
+		   count(*) FILTER (WHERE x.what = 'completed'),
+		   count(*) FILTER (WHERE x.what = 'completed' AND x.flag),
+		   coalesce(sum(x.us) FILTER (WHERE x.what = 'completed'), 0),
+		   count(*) FILTER (WHERE x.what = 'dsr'),
+		   coalesce(sum(x.us) FILTER (WHERE x.what = 'dsr'), 0)
+	  FROM (SELECT e.shop_id, (e.at AT TIME ZONE z.timezone)::date AS day, r.first_day, r.last_day,
+				   e.what, e.flag, e.us
+			  FROM pg_temp.refresh_shop_ranges r
+			 CROSS JOIN LATERAL (
+					SELECT o.shop_id, o.paid_at AS at, 'paid' AS what, NULL::boolean AS flag,
+						   NULL::bigint AS us
+					  FROM kpi.orders o
+					 WHERE o.shop_id = r.shop_id AND o.paid_at >= r.lo AND o.paid_at < r.hi
+					UNION ALL
+					SELECT x.shop_id, x.requested_at, 'requested', x.disputed, NULL
+					  FROM kpi.refunds x
+					 WHERE x.shop_id = r.shop_id AND x.requested_at >= r.lo AND x.requested_at < r.hi
+					UNION ALL
+					SELECT x.shop_id, x.completed_at, 'completed', x.completed_by = 'merchant',
+						   kpi.microseconds(x.completed_at - x.requested_at)
+					  FROM kpi.refunds x
+					 WHERE x.shop_id = r.shop_id AND x.completed_at >= r.lo AND x.completed_at < r.hi) e
+			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+			UNION ALL
+			SELECT f.shop_id, f.day, r.first_day, r.last_day,
+				   CASE f.kind WHEN 'complaint' THEN 'complaint' ELSE 'dsr' END, NULL, f.score
+			  FROM pg_temp.refresh_shop_ranges r
+			  JOIN kpi.feedback_charges f ON f.shop_id = r.shop_id
+										 AND f.day BETWEEN r.first_day AND r.last_day
+			 WHERE f.kind IN ('complaint', 'dsr_service')) x
+	 WHERE x.day BETWEEN x.first_day AND x.last_day
+	 GROUP BY 1, 2;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_shop_days() IS
+	'refresh step: recompute the kpi.shop_days of pg_temp.refresh_shop_ranges (internal)';
+
+-- The dirty cells as ranges of consecutive days (islands) per shop and agent, and per shop.
+CREATE FUNCTION kpi.refresh_cells_to_ranges() RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+BEGIN
+	INSERT INTO pg_temp.refresh_ranges (shop_id, agent_id, first_day, last_day, lo, hi)
+	SELECT i.shop_id, i.agent_id, min(i.day), max(i.day),
+		   min(i.day)::timestamp AT TIME ZONE z.timezone - interval '24 hours',
+		   (max(i.day) + 1)::timestamp AT TIME ZONE z.timezone + interval '24 hours'
+	  FROM (SELECT c.shop_id, c.agent_id, c.day,
+				   c.day - (row_number() OVER (PARTITION BY c.shop_id, c.agent_id ORDER BY c.day))::int AS island
+			  FROM (SELECT DISTINCT shop_id, agent_id, day FROM pg_temp.refresh_cells
+					 WHERE agent_id IS NOT NULL AND day IS NOT NULL) c) i
+	  JOIN kpi.shop_zones z ON z.shop_id = i.shop_id
+	 GROUP BY i.shop_id, i.agent_id, i.island, z.timezone;
+
+	INSERT INTO pg_temp.refresh_shop_ranges (shop_id, first_day, last_day, lo, hi)
+	SELECT i.shop_id, min(i.day), max(i.day),
+		   min(i.day)::timestamp AT TIME ZONE z.timezone - interval '24 hours',
+		   (max(i.day) + 1)::timestamp AT TIME ZONE z.timezone + interval '24 hours'
+	  FROM (SELECT c.shop_id, c.day,
+				   c.day - (row_number() OVER (PARTITION BY c.shop_id ORDER BY c.day))::int AS island
+			  FROM (SELECT DISTINCT shop_id, day FROM pg_temp.refresh_shop_cells
+					 WHERE day IS NOT NULL) c) i
+	  JOIN kpi.shop_zones z ON z.shop_id = i.shop_id
+	 GROUP BY i.shop_id, i.island, z.timezone;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_cells_to_ranges() IS
+	'refresh step: turn the dirty cells into ranges of consecutive days (internal)';
+
+-- Move one change log into its work table pg_temp.refresh_log_<name>: for every key whose row
+-- changed since the last refresh, the version the facts were built from (is_new false; none if
+-- the row is new) and the current row (is_new true; none if it is gone). Keys whose row ended
+-- up as it was are dropped. Returns the log rows consumed.
+CREATE FUNCTION kpi.refresh_consume(base text, work text, keys text[]) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+	key_of_version text;
+	key_match text;
+BEGIN
+	SELECT string_agg(format('(x.version).%I', k), ', '),
+		   string_agg(format('c.%1$I = (f.version).%1$I', k), ' AND ')
+	  INTO key_of_version, key_match
+	  FROM unnest(keys) k;
+	EXECUTE format($sql$
+		WITH x AS (DELETE FROM kpi.%1$I RETURNING change_no, is_new, version),
+		counted AS (SELECT count(*) AS n FROM x),
+		first AS (SELECT DISTINCT ON (%3$s) x.is_new, x.version FROM x ORDER BY %3$s, x.change_no, x.is_new),
+		pairs AS (SELECT CASE WHEN NOT f.is_new THEN f.version END AS old_version, c AS new_version
+					FROM first f LEFT JOIN kpi.%2$I c ON %4$s),
+		moved AS (SELECT * FROM pairs p WHERE p.old_version IS DISTINCT FROM p.new_version),
+		ins AS (INSERT INTO pg_temp.%5$I
+				SELECT (m.old_version).*, false FROM moved m WHERE m.old_version IS DISTINCT FROM NULL
+				UNION ALL
+				SELECT (m.new_version).*, true FROM moved m WHERE m.new_version IS DISTINCT FROM NULL)
+		SELECT n FROM counted$sql$,
+		'changes_' || base, base, key_of_version, key_match, work) INTO n;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_consume(text, text, text[]) IS
+	'refresh step: read a change log into the net old and current versions of its changed rows (internal)';
+
+CREATE FUNCTION kpi.refresh(full boolean DEFAULT false)
+	RETURNS TABLE (step text, mode text, recomputed bigint, rows bigint, seconds double precision,
+				   detail text)
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	started timestamptz;
+	n bigint;
+	logged bigint := 0;
+	reason text;
+BEGIN
+	-- One refresh at a time: a second one waits here; readers keep reading the old facts
+	-- until this transaction commits.
+	LOCK TABLE kpi.agent_days IN SHARE ROW EXCLUSIVE MODE;
+	started := clock_timestamp();
+	PERFORM kpi.refresh_work_tables();
+
+	-- Consume the change logs. A change committed after these deletes stays in the log for
+	-- the next refresh (which may redo a cell this one already got right: that is harmless).
+	WITH x AS (DELETE FROM kpi.changes_full RETURNING changes_full.reason)
+	SELECT string_agg(DISTINCT x.reason, ', ') INTO reason FROM x;
+	IF refresh.full THEN
+		reason := coalesce(reason, 'requested');
+	END IF;
+	WITH x AS (DELETE FROM kpi.changes_messages RETURNING conversation_id)
+	INSERT INTO pg_temp.refresh_conversations SELECT DISTINCT conversation_id FROM x;
+	GET DIAGNOSTICS n = ROW_COUNT; logged := logged + n;
+	logged := logged + kpi.refresh_consume('conversations', 'refresh_log_conversations', '{conversation_id}');
+	logged := logged + kpi.refresh_consume('orders', 'refresh_log_orders', '{order_id}');
+	logged := logged + kpi.refresh_consume('refunds', 'refresh_log_refunds', '{refund_id}');
+	logged := logged + kpi.refresh_consume('complaints', 'refresh_log_complaints', '{complaint_id}');
+	logged := logged + kpi.refresh_consume('ratings', 'refresh_log_ratings', '{rating_id}');
+	logged := logged + kpi.refresh_consume('agent_sessions', 'refresh_log_sessions', '{shop_id,agent_id,online}');
+	-- Agents whose business hours changed: re-time every turn they answered.
+	WITH x AS (DELETE FROM kpi.changes_agents RETURNING agent_id)
+	INSERT INTO pg_temp.refresh_conversations
+	SELECT DISTINCT t.conversation_id
+	  FROM kpi.turns t
+	 WHERE t.answered AND t.agent_id IN (SELECT agent_id FROM x)
+	ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT; logged := logged + n;
+
+	IF reason IS NOT NULL THEN
+		RETURN QUERY SELECT 'changes'::text, 'full'::text, NULL::bigint, logged,
+							extract(epoch FROM clock_timestamp() - started)::double precision, reason;
+		RETURN QUERY SELECT * FROM kpi.refresh_run(true);
+	ELSE
+		RETURN QUERY SELECT 'changes'::text, 'incremental'::text, NULL::bigint, logged,
+							extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+		RETURN QUERY SELECT * FROM kpi.refresh_run(false);
+	END IF;
+	PERFORM kpi.refresh_drop_work_tables();
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh(boolean) IS
+	'derive kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days and kpi.shop_days from '
+	'the base tables: by default only what changed since the last refresh, all of it with full => true '
+	'(or after a settings change); returns one row per step (events or cells recomputed, rows, seconds)';
+
+-- The steps of a refresh after the change logs were read into the work tables.
+CREATE FUNCTION kpi.refresh_run(rebuild boolean)
+	RETURNS TABLE (step text, mode text, recomputed bigint, rows bigint, seconds double precision,
+				   detail text)
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	started timestamptz;
+	n bigint;
+	k bigint;
+	how text := CASE WHEN rebuild THEN 'full' ELSE 'incremental' END;
+BEGIN
+	-- In the work tables each changed row has its old version (is_new false) and its current
+	-- one (is_new true); a row with one version only was added or deleted. What a change moves
+	-- depends on which columns changed, hence the GROUP BY ... HAVING count(DISTINCT ...) below.
+
+	-- Turns ---------------------------------------------------------------------------------
+	started := clock_timestamp();
+	IF rebuild THEN
+		-- Every conversation, and any that has gone but left turns behind.
+		INSERT INTO pg_temp.refresh_conversations
+		SELECT c.conversation_id FROM kpi.conversations c
+		UNION
+		SELECT t.conversation_id FROM kpi.turns t
+		ON CONFLICT DO NOTHING;
+	ELSE
+		-- Besides changed messages: a conversation with a new agent (its unanswered turns) or shop.
+		INSERT INTO pg_temp.refresh_conversations
+		SELECT c.conversation_id FROM pg_temp.refresh_log_conversations c
+		 GROUP BY c.conversation_id
+		HAVING count(*) = 1 OR count(DISTINCT (c.shop_id, c.agent_id)) > 1
+		ON CONFLICT DO NOTHING;
+	END IF;
+	ANALYZE pg_temp.refresh_conversations;
+	n := kpi.refresh_turns(NOT rebuild);
+	SELECT count(*) INTO k FROM pg_temp.refresh_conversations;
+	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.turns'::regclass), 'MEMBER') THEN
+		ANALYZE kpi.turns;	-- only the owner may; a writer's refresh simply skips it
+	END IF;
+	RETURN QUERY SELECT 'turns'::text, how, k, n, extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+
+	-- Order attribution ---------------------------------------------------------------------
+	-- An order's credit moves when the order changes, or when a conversation of its customer
+	-- in its shop opens, moves or closes within the window before it, or changes agent.
+	started := clock_timestamp();
+	IF rebuild THEN
+		INSERT INTO pg_temp.refresh_orders
+		SELECT o.order_id FROM kpi.orders o
+		UNION
+		SELECT a.order_id FROM kpi.order_attribution a;
+	ELSE
+		INSERT INTO pg_temp.refresh_orders
+		SELECT o.order_id FROM pg_temp.refresh_log_orders o
+		UNION
+		SELECT o.order_id
+		  FROM (SELECT c.* FROM pg_temp.refresh_log_conversations c
+				 WHERE c.conversation_id IN (
+						SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
+						 GROUP BY g.conversation_id
+						HAVING count(*) = 1
+							OR count(DISTINCT (g.shop_id, g.customer_id, g.opened_at, g.agent_id)) > 1)) c
+		  JOIN kpi.orders o ON o.shop_id = c.shop_id AND o.customer_id = c.customer_id
+						   AND o.placed_at >= c.opened_at
+						   AND o.placed_at - (SELECT st.attribution_window FROM kpi.settings st) <= c.opened_at;
+		INSERT INTO pg_temp.refresh_old_attribution
+		SELECT a.* FROM kpi.order_attribution a
+		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	END IF;
+	ANALYZE pg_temp.refresh_orders;
+	n := kpi.refresh_order_attribution();
+	IF NOT rebuild THEN
+		-- Orders whose credit moved, or that changed themselves, move their conversion, paid
+		-- and refund counts: the cells of the old and of the new credit.
+		INSERT INTO pg_temp.refresh_moved_orders
+		SELECT o.order_id FROM pg_temp.refresh_log_orders o
+		UNION
+		SELECT r.order_id
+		  FROM pg_temp.refresh_orders r
+		  LEFT JOIN pg_temp.refresh_old_attribution b ON b.order_id = r.order_id
+		  LEFT JOIN kpi.order_attribution a ON a.order_id = r.order_id
+		 WHERE (b.conversation_id, b.agent_id, b.day, b.shop_id) IS DISTINCT FROM
+			   (a.conversation_id, a.agent_id, a.day, a.shop_id);
+		INSERT INTO pg_temp.refresh_cells
+		SELECT a.shop_id, a.agent_id, d.day
+		  FROM (SELECT b.* FROM pg_temp.refresh_old_attribution b
+				 WHERE b.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)
+				UNION ALL
+				SELECT a.* FROM kpi.order_attribution a
+				 WHERE a.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)) a
+		  JOIN kpi.shop_zones z ON z.shop_id = a.shop_id
+		 CROSS JOIN LATERAL (
+				SELECT a.day
+				UNION
+				SELECT (e.at AT TIME ZONE z.timezone)::date
+				  FROM (SELECT o.paid_at AS at FROM pg_temp.refresh_log_orders o
+						 WHERE o.order_id = a.order_id
+						UNION ALL
+						SELECT o.paid_at FROM kpi.orders o
+						 WHERE o.order_id = a.order_id
+						   AND a.order_id NOT IN (SELECT l.order_id FROM pg_temp.refresh_log_orders l)
+						UNION ALL
+						SELECT x.requested_at FROM kpi.refunds x
+						 WHERE x.shop_id = a.shop_id AND x.order_id = a.order_id
+						UNION ALL
+						SELECT x.requested_at FROM pg_temp.refresh_log_refunds x
+						 WHERE x.order_id = a.order_id) e
+				 WHERE e.at IS NOT NULL) d
+		 WHERE a.agent_id IS NOT NULL;
+	END IF;
+	SELECT count(*) INTO k FROM pg_temp.refresh_orders;
+	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.order_attribution'::regclass), 'MEMBER') THEN
+		ANALYZE kpi.order_attribution;
+	END IF;
+	RETURN QUERY SELECT 'order_attribution'::text, how, k, n, extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+
+	-- Charged agent of complaints and ratings -------------------------------------------------
+	-- It moves with the event itself, with its conversation's agent, or with its order's credit.
+	started := clock_timestamp();
+	IF rebuild THEN
+		INSERT INTO pg_temp.refresh_feedback
+		SELECT 'complaint', x.complaint_id FROM kpi.complaints x
+		UNION ALL
+		SELECT 'rating', x.rating_id FROM kpi.ratings x
+		UNION
+		SELECT f.source, f.id FROM kpi.feedback_charges f;
+	ELSE
+		WITH recharged AS (
+			SELECT c.shop_id, c.conversation_id FROM pg_temp.refresh_log_conversations c
+			 WHERE c.conversation_id IN (
+					SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
+					 GROUP BY g.conversation_id
+					HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.agent_id)) > 1)),
+		recredited AS (
+			SELECT o.shop_id, o.order_id FROM pg_temp.refresh_moved_orders m
+			  JOIN kpi.orders o ON o.order_id = m.order_id)
+		INSERT INTO pg_temp.refresh_feedback
+		SELECT 'complaint', x.complaint_id FROM pg_temp.refresh_log_complaints x
+		UNION
+		SELECT 'rating', x.rating_id FROM pg_temp.refresh_log_ratings x
+		UNION
+		SELECT 'complaint', x.complaint_id
+		  FROM recharged c
+		  JOIN kpi.complaints x ON x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id
+		UNION
+		SELECT 'rating', x.rating_id
+		  FROM recharged c
+		  JOIN kpi.ratings x ON x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id
+		UNION
+		SELECT 'complaint', x.complaint_id
+		  FROM recredited o
+		  JOIN kpi.complaints x ON x.shop_id = o.shop_id AND x.order_id = o.order_id
+		UNION
+		SELECT 'rating', x.rating_id
+		  FROM recredited o
+		  JOIN kpi.ratings x ON x.shop_id = o.shop_id AND x.order_id = o.order_id;
+	END IF;
+	ANALYZE pg_temp.refresh_feedback;
+	n := kpi.refresh_feedback_charges(NOT rebuild);
+	SELECT count(*) INTO k FROM pg_temp.refresh_feedback;
+	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.feedback_charges'::regclass), 'MEMBER') THEN
+		ANALYZE kpi.feedback_charges;
+	END IF;
+	RETURN QUERY SELECT 'feedback_charges'::text, how, k, n, extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+
+	-- Agent days ----------------------------------------------------------------------------
+	started := clock_timestamp();
+	IF rebuild THEN
+		-- Every shop and agent, over all days.
+		INSERT INTO pg_temp.refresh_ranges (shop_id, agent_id, first_day, last_day, lo, hi)
+		SELECT p.shop_id, p.agent_id, '-infinity', 'infinity', '-infinity', 'infinity'
+		  FROM (SELECT s.shop_id, a.agent_id FROM kpi.shops s CROSS JOIN kpi.agents a
+				UNION
+				SELECT d.shop_id, d.agent_id FROM kpi.agent_days d) p;
+		INSERT INTO pg_temp.refresh_shop_ranges (shop_id, first_day, last_day, lo, hi)
+		SELECT p.shop_id, '-infinity', 'infinity', '-infinity', 'infinity'
+		  FROM (SELECT s.shop_id FROM kpi.shops s UNION SELECT d.shop_id FROM kpi.shop_days d) p;
+	ELSE
+		-- The cells of the changed rows themselves, old and new versions.
+		INSERT INTO pg_temp.refresh_cells
+		-- conversations: the day they opened
+		SELECT c.shop_id, c.agent_id, (c.opened_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_conversations c
+		  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id
+		UNION
+		-- and the earlier conversations of the customer whose first-contact resolution they
+		-- decide: those resolved within fcr_window before it, unless another conversation that
+		-- did not change falls in that window too (then it was and stays unresolved at first contact)
+		SELECT e.shop_id, e.agent_id, (e.opened_at AT TIME ZONE z.timezone)::date
+		  FROM (SELECT c.* FROM pg_temp.refresh_log_conversations c
+				 WHERE c.conversation_id IN (
+						SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
+						 GROUP BY g.conversation_id
+						HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.customer_id, g.opened_at)) > 1)) c
+		  JOIN kpi.conversations e ON e.shop_id = c.shop_id AND e.customer_id = c.customer_id
+								  AND e.resolved_at < c.opened_at
+								  AND e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st) >= c.opened_at
+		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+		 WHERE NOT EXISTS (
+				SELECT FROM kpi.conversations u
+				 WHERE u.shop_id = e.shop_id AND u.customer_id = e.customer_id
+				   AND u.opened_at > e.resolved_at
+				   AND u.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)
+				   AND u.conversation_id NOT IN (SELECT l.conversation_id FROM pg_temp.refresh_log_conversations l))
+		UNION
+		-- refunds: the handling agent on the day requested, if the request changed ...
+		SELECT x.shop_id, x.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_refunds x
+		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
+		 WHERE x.refund_id IN (
+				SELECT g.refund_id FROM pg_temp.refresh_log_refunds g
+				 GROUP BY g.refund_id
+				HAVING count(*) = 1
+					OR count(DISTINCT (g.shop_id, g.order_id, g.agent_id, g.requested_at, g.disputed)) > 1)
+		UNION
+		-- ... and on the day completed, if the completion changed
+		SELECT x.shop_id, x.agent_id, (x.completed_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_refunds x
+		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
+		 WHERE x.refund_id IN (
+				SELECT g.refund_id FROM pg_temp.refresh_log_refunds g
+				 GROUP BY g.refund_id
+				HAVING count(*) = 1
+					OR count(DISTINCT (g.shop_id, g.agent_id, g.requested_at, g.completed_at, g.completed_by)) > 1)
+		UNION
+		-- and the agent its order is credited to, on the day requested (a moved credit is above)
+		SELECT a.shop_id, a.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_refunds x
+		  JOIN kpi.order_attribution a ON a.order_id = x.order_id
+		  JOIN kpi.shop_zones z ON z.shop_id = a.shop_id
+		 WHERE x.refund_id IN (
+				SELECT g.refund_id FROM pg_temp.refresh_log_refunds g
+				 GROUP BY g.refund_id
+				HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.order_id, g.requested_at)) > 1)
+		UNION
+		-- sessions: every day they touch
+		SELECT s.shop_id, s.agent_id, g.day::date
+		  FROM pg_temp.refresh_log_sessions s
+		  JOIN kpi.shop_zones z ON z.shop_id = s.shop_id
+		 CROSS JOIN LATERAL generate_series((lower(s.online) AT TIME ZONE z.timezone)::date::timestamp,
+											(upper(s.online) AT TIME ZONE z.timezone)::date::timestamp,
+											interval '1 day') g(day);
+		-- Shop days: payments, requests and completions of the changed rows.
+		INSERT INTO pg_temp.refresh_shop_cells
+		SELECT o.shop_id, (o.paid_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_orders o
+		  JOIN kpi.shop_zones z ON z.shop_id = o.shop_id
+		 WHERE o.order_id IN (
+				SELECT g.order_id FROM pg_temp.refresh_log_orders g
+				 GROUP BY g.order_id
+				HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.paid_at)) > 1)
+		UNION
+		SELECT x.shop_id, (x.requested_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_refunds x
+		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
+		 WHERE x.refund_id IN (
+				SELECT g.refund_id FROM pg_temp.refresh_log_refunds g
+				 GROUP BY g.refund_id
+				HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.requested_at, g.disputed)) > 1)
+		UNION
+		SELECT x.shop_id, (x.completed_at AT TIME ZONE z.timezone)::date
+		  FROM pg_temp.refresh_log_refunds x
+		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
+		 WHERE x.refund_id IN (
+				SELECT g.refund_id FROM pg_temp.refresh_log_refunds g
+				 GROUP BY g.refund_id
+				HAVING count(*) = 1
+					OR count(DISTINCT (g.shop_id, g.requested_at, g.completed_at, g.completed_by)) > 1);
+		PERFORM kpi.refresh_cells_to_ranges();
+	END IF;
+	ANALYZE pg_temp.refresh_ranges;
+	ANALYZE pg_temp.refresh_shop_ranges;
+	SELECT coalesce(sum(CASE WHEN rebuild THEN NULL ELSE r.last_day - r.first_day + 1 END), 0)
+	  INTO k FROM pg_temp.refresh_ranges r;
+	n := kpi.refresh_agent_days();
+	IF rebuild THEN
+		k := n;
+	END IF;
+	RETURN QUERY SELECT 'agent_days'::text, how, k, n, extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+
+	-- Shop days -----------------------------------------------------------------------------
+	started := clock_timestamp();
+	SELECT coalesce(sum(r.last_day - r.first_day + 1), 0) INTO k
+	  FROM pg_temp.refresh_shop_ranges r WHERE NOT rebuild;
+	n := kpi.refresh_shop_days();
+	IF rebuild THEN
+		k := n;
+	END IF;
+	RETURN QUERY SELECT 'shop_days'::text, how, k, n, extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_run(boolean) IS
+	'refresh step: run the refresh steps over the change logs read by kpi.refresh() (internal)';
