@@ -47,14 +47,17 @@ BEGIN
 	CREATE TEMP TABLE refresh_log_complaints (LIKE kpi.complaints, is_new boolean) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_log_ratings (LIKE kpi.ratings, is_new boolean) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_log_sessions (LIKE kpi.agent_sessions, is_new boolean) ON COMMIT DROP;
+	CREATE INDEX ON refresh_log_conversations (conversation_id);
+	CREATE INDEX ON refresh_log_orders (order_id);
+	CREATE INDEX ON refresh_log_refunds (order_id);
 	CREATE TEMP TABLE refresh_conversations (conversation_id bigint PRIMARY KEY) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_orders (order_id bigint PRIMARY KEY) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_old_attribution (LIKE kpi.order_attribution) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_moved_orders (order_id bigint PRIMARY KEY) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_feedback (source text, id bigint, PRIMARY KEY (source, id)) ON COMMIT DROP;
-	CREATE TEMP TABLE refresh_cells (shop_id int, agent_id int, day date) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_cells (grp text, shop_id int, agent_id int, day date) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_shop_cells (shop_id int, day date) ON COMMIT DROP;
-	CREATE TEMP TABLE refresh_ranges (shop_id int, agent_id int, first_day date, last_day date,
+	CREATE TEMP TABLE refresh_ranges (grp text, shop_id int, agent_id int, first_day date, last_day date,
 									  lo timestamptz, hi timestamptz) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_shop_ranges (shop_id int, first_day date, last_day date,
 										   lo timestamptz, hi timestamptz) ON COMMIT DROP;
@@ -63,22 +66,30 @@ $$;
 COMMENT ON FUNCTION kpi.refresh_work_tables() IS
 	'refresh step: create the temporary work tables of one refresh (internal)';
 
--- Turns of the conversations in pg_temp.refresh_conversations. With collect, the cells their
--- old and new turns count in go to pg_temp.refresh_cells.
-CREATE FUNCTION kpi.refresh_turns(collect boolean) RETURNS bigint
+-- Turns of the conversations in pg_temp.refresh_conversations, or of all (rebuild). Otherwise
+-- the cells their old and new turns count in go to pg_temp.refresh_cells. The one statement
+-- is built with or without its filter: a rebuild must read the messages in index order (one
+-- pass, no sort, no hash of all conversations), which a filter, even one that keeps every
+-- row, would prevent.
+CREATE FUNCTION kpi.refresh_turns(rebuild boolean) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
 BEGIN
-	WITH gone AS (
-		DELETE FROM kpi.turns t
-		 WHERE t.conversation_id IN (SELECT r.conversation_id FROM pg_temp.refresh_conversations r)
-		RETURNING t.shop_id, t.agent_id, t.day)
-	INSERT INTO pg_temp.refresh_cells
-	SELECT DISTINCT g.shop_id, g.agent_id, g.day FROM gone g WHERE collect;
+	IF rebuild THEN
+		DELETE FROM kpi.turns;
+	ELSE
+		WITH gone AS (
+			DELETE FROM kpi.turns t
+			 WHERE t.conversation_id = ANY (ARRAY(SELECT r.conversation_id FROM pg_temp.refresh_conversations r))
+			RETURNING t.shop_id, t.agent_id, t.day)
+		INSERT INTO pg_temp.refresh_cells
+		SELECT DISTINCT 'turns', g.shop_id, g.agent_id, g.day FROM gone g;
+	END IF;
 
+	EXECUTE format($sql$
 	WITH made AS (
 		INSERT INTO kpi.turns (shop_id, conversation_id, turn_no, opened_at, answered_at, agent_id,
 							   answered, is_first, response_s, business_response_s, day)
@@ -92,7 +103,7 @@ BEGIN
 		  FROM (SELECT m.shop_id, m.conversation_id,
 					   kpi.reply_turns(m.message_id, m.sent_at, m.sender, m.agent_id) AS turns
 				  FROM kpi.messages m
-				 WHERE m.conversation_id IN (SELECT r.conversation_id FROM pg_temp.refresh_conversations r)
+				 %s
 				 GROUP BY m.shop_id, m.conversation_id) g
 		 CROSS JOIN LATERAL unnest(g.turns) WITH ORDINALITY
 				AS t(opened_at, answered_at, agent_id, answered, is_first, response_s, turn_no)
@@ -103,8 +114,11 @@ BEGIN
 		RETURNING shop_id, agent_id, day),
 	cells AS (
 		INSERT INTO pg_temp.refresh_cells
-		SELECT DISTINCT m.shop_id, m.agent_id, m.day FROM made m WHERE collect)
-	SELECT count(*) INTO n FROM made;
+		SELECT DISTINCT 'turns', m.shop_id, m.agent_id, m.day FROM made m WHERE NOT $1)
+	SELECT count(*) FROM made$sql$,
+		CASE WHEN rebuild THEN ''
+			 ELSE 'WHERE m.conversation_id IN (SELECT r.conversation_id FROM pg_temp.refresh_conversations r)' END)
+		INTO n USING rebuild;
 	RETURN n;
 END
 $$;
@@ -112,7 +126,7 @@ COMMENT ON FUNCTION kpi.refresh_turns(boolean) IS
 	'refresh step: recompute kpi.turns for the conversations in pg_temp.refresh_conversations (internal)';
 
 -- Attribution of the orders in pg_temp.refresh_orders.
-CREATE FUNCTION kpi.refresh_order_attribution() RETURNS bigint
+CREATE FUNCTION kpi.refresh_order_attribution(rebuild boolean) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 	SET TimeZone = 'UTC'
@@ -120,8 +134,12 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	DELETE FROM kpi.order_attribution a
-	 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	IF rebuild THEN
+		DELETE FROM kpi.order_attribution;
+	ELSE
+		DELETE FROM kpi.order_attribution a
+		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	END IF;
 	INSERT INTO kpi.order_attribution (order_id, shop_id, conversation_id, agent_id, day)
 	SELECT o.order_id, o.shop_id, c.conversation_id, c.agent_id,
 		   (c.opened_at AT TIME ZONE z.timezone)::date
@@ -135,33 +153,37 @@ BEGIN
 			   AND c.opened_at <= o.placed_at
 			 ORDER BY c.opened_at DESC, c.conversation_id DESC
 			 LIMIT 1) c
-	 WHERE o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	 WHERE rebuild OR o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION kpi.refresh_order_attribution() IS
+COMMENT ON FUNCTION kpi.refresh_order_attribution(boolean) IS
 	'refresh step: recompute kpi.order_attribution for the orders in pg_temp.refresh_orders (internal)';
 
 -- Charged agent of the complaints and ratings in pg_temp.refresh_feedback. With collect, the
 -- cells and shop days they counted in before and count in now go to pg_temp.refresh_cells
 -- and pg_temp.refresh_shop_cells.
-CREATE FUNCTION kpi.refresh_feedback_charges(collect boolean) RETURNS bigint
+CREATE FUNCTION kpi.refresh_feedback_charges(rebuild boolean) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
 BEGIN
-	WITH gone AS (
-		DELETE FROM kpi.feedback_charges f
-		 WHERE (f.source, f.id) IN (SELECT r.source, r.id FROM pg_temp.refresh_feedback r)
-		RETURNING f.shop_id, f.agent_id, f.day),
-	shop_cells AS (
-		INSERT INTO pg_temp.refresh_shop_cells
-		SELECT DISTINCT g.shop_id, g.day FROM gone g WHERE collect)
-	INSERT INTO pg_temp.refresh_cells
-	SELECT DISTINCT g.shop_id, g.agent_id, g.day FROM gone g WHERE collect;
+	IF rebuild THEN
+		DELETE FROM kpi.feedback_charges;
+	ELSE
+		WITH gone AS (
+			DELETE FROM kpi.feedback_charges f
+			 WHERE (f.source, f.id) IN (SELECT r.source, r.id FROM pg_temp.refresh_feedback r)
+			RETURNING f.shop_id, f.agent_id, f.day),
+		shop_cells AS (
+			INSERT INTO pg_temp.refresh_shop_cells
+			SELECT DISTINCT g.shop_id, g.day FROM gone g)
+		INSERT INTO pg_temp.refresh_cells
+		SELECT DISTINCT 'feedback', g.shop_id, g.agent_id, g.day FROM gone g;
+	END IF;
 
 	WITH made AS (
 		INSERT INTO kpi.feedback_charges (source, id, shop_id, agent_id, day, kind, score)
@@ -171,24 +193,24 @@ BEGIN
 					   x.conversation_id, x.order_id, x.filed_at AS at, 'complaint' AS kind,
 					   NULL::smallint AS score
 				  FROM kpi.complaints x
-				 WHERE x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
-										   WHERE r.source = 'complaint')
+				 WHERE rebuild OR x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
+													 WHERE r.source = 'complaint')
 				UNION ALL
 				SELECT 'rating', x.rating_id, x.shop_id, x.agent_id, x.conversation_id, x.order_id,
 					   x.rated_at, x.kind, x.score
 				  FROM kpi.ratings x
-				 WHERE x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
-										WHERE r.source = 'rating')) e
+				 WHERE rebuild OR x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
+												  WHERE r.source = 'rating')) e
 		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
 		  LEFT JOIN kpi.conversations c ON c.conversation_id = e.conversation_id
 		  LEFT JOIN kpi.order_attribution a ON a.order_id = e.order_id
 		RETURNING shop_id, agent_id, day),
 	shop_cells AS (
 		INSERT INTO pg_temp.refresh_shop_cells
-		SELECT DISTINCT m.shop_id, m.day FROM made m WHERE collect),
+		SELECT DISTINCT m.shop_id, m.day FROM made m WHERE NOT rebuild),
 	cells AS (
 		INSERT INTO pg_temp.refresh_cells
-		SELECT DISTINCT m.shop_id, m.agent_id, m.day FROM made m WHERE collect)
+		SELECT DISTINCT 'feedback', m.shop_id, m.agent_id, m.day FROM made m WHERE NOT rebuild)
 	SELECT count(*) INTO n FROM made;
 	RETURN n;
 END
@@ -196,11 +218,16 @@ $$;
 COMMENT ON FUNCTION kpi.refresh_feedback_charges(boolean) IS
 	'refresh step: recompute kpi.feedback_charges for the events in pg_temp.refresh_feedback (internal)';
 
--- The agent-day cells in pg_temp.refresh_ranges, recomputed whole. A range covers the days
--- first_day..last_day of one shop and agent; lo..hi bound their instants with a day to spare
--- on each side (a local midnight can repeat across a DST change), and the exact day is then
--- checked. Ranges of one shop and agent never overlap.
-CREATE FUNCTION kpi.refresh_agent_days() RETURNS bigint
+-- The agent-day cells in pg_temp.refresh_ranges. The columns of agent_days come in groups, one
+-- per source (turns, conversations, conversion, sales, handling, feedback, online), and a range
+-- names the group whose columns it redoes: a return visit that spoils an old conversation's
+-- first-contact resolution redoes that day's conversation columns, not its turns. A range covers
+-- the days first_day..last_day of one shop and agent; lo..hi bound their instants with a day to
+-- spare on each side (a local midnight can repeat across a DST change), and the exact day is
+-- then checked. Ranges of one group, shop and agent never overlap. A rebuild (ranges without
+-- bounds for every group) starts from an empty table; otherwise a group's columns are reset in
+-- its ranges, recomputed, and rows left with no facts at all are deleted.
+CREATE FUNCTION kpi.refresh_agent_days(rebuild boolean) RETURNS bigint
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 	SET TimeZone = 'UTC'
@@ -208,9 +235,79 @@ AS $$
 DECLARE
 	n bigint;
 BEGIN
-	DELETE FROM kpi.agent_days d
-	 USING pg_temp.refresh_ranges r
-	 WHERE d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	IF rebuild THEN
+		DELETE FROM kpi.agent_days d
+		 USING pg_temp.refresh_ranges r
+		 WHERE r.grp = 'turns' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+		   AND d.day BETWEEN r.first_day AND r.last_day;
+	END IF;
+	UPDATE kpi.agent_days d
+	   SET turns = 0,
+		   answered_turns = 0,
+		   response_sla_hits = 0,
+		   response_us = 0,
+		   business_response_us = 0,
+		   first_turns = 0,
+		   first_answered = 0,
+		   first_response_sla_hits = 0,
+		   first_response_us = 0,
+		   response_sketch = NULL
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'turns' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET conversations = 0,
+		   closed_conversations = 0,
+		   handle_us = 0,
+		   resolved_conversations = 0,
+		   resolution_us = 0,
+		   fcr_conversations = 0,
+		   inquiries = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'conversations' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET ordering_customers = 0,
+		   paying_customers = 0,
+		   attributed_orders = 0,
+		   attributed_paid_orders = 0,
+		   paid_amount = 0,
+		   paid_items = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'conversion' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET sales_refunds = 0,
+		   sales_paid_orders = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'sales' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET handled_refunds = 0,
+		   handled_disputes = 0,
+		   completed_refunds = 0,
+		   merchant_completed_refunds = 0,
+		   completion_us = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'handling' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET complaints = 0,
+		   csat_ratings = 0,
+		   csat_positive = 0,
+		   csat_score_sum = 0,
+		   review_ratings = 0,
+		   review_positive = 0,
+		   review_score_sum = 0,
+		   dsr_ratings = 0,
+		   dsr_score_sum = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'feedback' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+	   AND d.day BETWEEN r.first_day AND r.last_day;
+	UPDATE kpi.agent_days d
+	   SET online_us = 0
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = 'online' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
 	   AND d.day BETWEEN r.first_day AND r.last_day;
 
 	-- Response (day of the turn's first customer message).
@@ -229,10 +326,21 @@ BEGIN
 						   (SELECT extract(epoch FROM st.first_response_sla) FROM kpi.settings st)),
 		   coalesce(sum(round(t.response_s * 1e6)::bigint) FILTER (WHERE t.is_first), 0),
 		   kpi.sketch_agg(t.response_s)
-	  FROM pg_temp.refresh_ranges r
+	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'turns') r
 	  JOIN kpi.turns t ON t.shop_id = r.shop_id AND t.agent_id = r.agent_id
 					  AND t.day BETWEEN r.first_day AND r.last_day
-	 GROUP BY t.shop_id, t.agent_id, t.day;
+	 GROUP BY t.shop_id, t.agent_id, t.day
+	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
+	   SET turns = excluded.turns,
+		   answered_turns = excluded.answered_turns,
+		   response_sla_hits = excluded.response_sla_hits,
+		   response_us = excluded.response_us,
+		   business_response_us = excluded.business_response_us,
+		   first_turns = excluded.first_turns,
+		   first_answered = excluded.first_answered,
+		   first_response_sla_hits = excluded.first_response_sla_hits,
+		   first_response_us = excluded.first_response_us,
+		   response_sketch = excluded.response_sketch;
 
 	-- Conversations, resolution, first-contact resolution and inquiries (day opened).
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, conversations, closed_conversations,
@@ -250,7 +358,7 @@ BEGIN
 				   AND n.opened_at <= c.resolved_at + (SELECT st.fcr_window FROM kpi.settings st))),
 		   count(DISTINCT c.customer_id)
 	  FROM (SELECT c.*, (c.opened_at AT TIME ZONE z.timezone)::date AS day, r.first_day, r.last_day
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'conversations') r
 			  JOIN kpi.conversations c ON c.shop_id = r.shop_id AND c.agent_id = r.agent_id
 									  AND c.opened_at >= r.lo AND c.opened_at < r.hi
 			  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id) c
@@ -275,7 +383,7 @@ BEGIN
 		   count(o.paid_at),
 		   coalesce(sum(o.amount) FILTER (WHERE o.paid_at IS NOT NULL), 0),
 		   coalesce(sum(o.items) FILTER (WHERE o.paid_at IS NOT NULL), 0)
-	  FROM pg_temp.refresh_ranges r
+	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'conversion') r
 	  JOIN kpi.order_attribution a ON a.shop_id = r.shop_id AND a.agent_id = r.agent_id
 								  AND a.day BETWEEN r.first_day AND r.last_day
 	  JOIN kpi.orders o ON o.order_id = a.order_id
@@ -294,7 +402,7 @@ BEGIN
 	SELECT x.shop_id, x.agent_id, x.day, sum(x.refunds), sum(x.paid)
 	  FROM (SELECT a.shop_id, a.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
 				   r.first_day, r.last_day, 1 AS refunds, 0 AS paid
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'sales') r
 			  JOIN kpi.refunds e ON e.shop_id = r.shop_id
 								AND e.requested_at >= r.lo AND e.requested_at < r.hi
 			  JOIN kpi.order_attribution a ON a.order_id = e.order_id AND a.agent_id = r.agent_id
@@ -302,7 +410,7 @@ BEGIN
 			UNION ALL
 			SELECT a.shop_id, a.agent_id, (o.paid_at AT TIME ZONE z.timezone)::date,
 				   r.first_day, r.last_day, 0, 1
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'sales') r
 			  JOIN kpi.orders o ON o.shop_id = r.shop_id AND o.paid_at >= r.lo AND o.paid_at < r.hi
 			  JOIN kpi.order_attribution a ON a.order_id = o.order_id AND a.agent_id = r.agent_id
 			  JOIN kpi.shop_zones z ON z.shop_id = o.shop_id) x
@@ -320,7 +428,7 @@ BEGIN
 	  FROM (SELECT e.shop_id, e.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
 				   r.first_day, r.last_day, 1 AS requested, e.disputed::int AS disputed,
 				   0 AS completed, 0 AS merchant, 0::bigint AS completion_us
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'handling') r
 			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
 								AND e.requested_at >= r.lo AND e.requested_at < r.hi
 			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
@@ -328,7 +436,7 @@ BEGIN
 			SELECT e.shop_id, e.agent_id, (e.completed_at AT TIME ZONE z.timezone)::date,
 				   r.first_day, r.last_day, 0, 0, 1, (e.completed_by = 'merchant')::int,
 				   kpi.microseconds(e.completed_at - e.requested_at)
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'handling') r
 			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
 								AND e.completed_at >= r.lo AND e.completed_at < r.hi
 			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id) x
@@ -355,7 +463,7 @@ BEGIN
 		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'review'), 0),
 		   count(*) FILTER (WHERE f.kind = 'dsr_service'),
 		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'dsr_service'), 0)
-	  FROM pg_temp.refresh_ranges r
+	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'feedback') r
 	  JOIN kpi.feedback_charges f ON f.shop_id = r.shop_id AND f.agent_id = r.agent_id
 								 AND f.day BETWEEN r.first_day AND r.last_day
 	 GROUP BY 1, 2, 3
@@ -377,7 +485,7 @@ BEGIN
 		   sum(kpi.microseconds(least(upper(u.online), p.day_end) - greatest(lower(u.online), p.day_start)))
 	  FROM (SELECT r.shop_id, r.agent_id, r.first_day, r.last_day,
 				   unnest(range_agg(s.online)) AS online
-			  FROM pg_temp.refresh_ranges r
+			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'online') r
 			  JOIN kpi.agent_sessions s ON s.shop_id = r.shop_id AND s.agent_id = r.agent_id
 									   AND s.online && tstzrange(r.lo, r.hi)
 			 GROUP BY 1, 2, 3, 4) u
@@ -395,14 +503,27 @@ BEGIN
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET online_us = excluded.online_us;
 
+	-- A cell whose every group is empty has no facts left: a full rebuild would have no row.
+	IF NOT rebuild THEN
+		DELETE FROM kpi.agent_days d
+		 USING pg_temp.refresh_ranges r
+		 WHERE d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+		   AND d.day BETWEEN r.first_day AND r.last_day
+		   AND d.turns = 0 AND d.conversations = 0 AND d.attributed_orders = 0
+		   AND d.sales_refunds = 0 AND d.sales_paid_orders = 0 AND d.handled_refunds = 0
+		   AND d.completed_refunds = 0 AND d.complaints = 0 AND d.csat_ratings = 0
+		   AND d.review_ratings = 0 AND d.dsr_ratings = 0 AND d.online_us = 0;
+	END IF;
+
 	SELECT count(*) INTO n
-	  FROM pg_temp.refresh_ranges r
-	  JOIN kpi.agent_days d ON d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-						   AND d.day BETWEEN r.first_day AND r.last_day;
+	  FROM (SELECT DISTINCT d.shop_id, d.agent_id, d.day
+			  FROM pg_temp.refresh_ranges r
+			  JOIN kpi.agent_days d ON d.shop_id = r.shop_id AND d.agent_id = r.agent_id
+								   AND d.day BETWEEN r.first_day AND r.last_day) x;
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION kpi.refresh_agent_days() IS
+COMMENT ON FUNCTION kpi.refresh_agent_days(boolean) IS
 	'refresh step: recompute the kpi.agent_days cells of pg_temp.refresh_ranges (internal)';
 
 -- The shop days in pg_temp.refresh_shop_ranges, recomputed whole (same ranges as above).
@@ -471,16 +592,16 @@ CREATE FUNCTION kpi.refresh_cells_to_ranges() RETURNS void
 	SET TimeZone = 'UTC'
 AS $$
 BEGIN
-	INSERT INTO pg_temp.refresh_ranges (shop_id, agent_id, first_day, last_day, lo, hi)
-	SELECT i.shop_id, i.agent_id, min(i.day), max(i.day),
+	INSERT INTO pg_temp.refresh_ranges (grp, shop_id, agent_id, first_day, last_day, lo, hi)
+	SELECT i.grp, i.shop_id, i.agent_id, min(i.day), max(i.day),
 		   min(i.day)::timestamp AT TIME ZONE z.timezone - interval '24 hours',
 		   (max(i.day) + 1)::timestamp AT TIME ZONE z.timezone + interval '24 hours'
-	  FROM (SELECT c.shop_id, c.agent_id, c.day,
-				   c.day - (row_number() OVER (PARTITION BY c.shop_id, c.agent_id ORDER BY c.day))::int AS island
-			  FROM (SELECT DISTINCT shop_id, agent_id, day FROM pg_temp.refresh_cells
+	  FROM (SELECT c.grp, c.shop_id, c.agent_id, c.day,
+				   c.day - (row_number() OVER (PARTITION BY c.grp, c.shop_id, c.agent_id ORDER BY c.day))::int AS island
+			  FROM (SELECT DISTINCT grp, shop_id, agent_id, day FROM pg_temp.refresh_cells
 					 WHERE agent_id IS NOT NULL AND day IS NOT NULL) c) i
 	  JOIN kpi.shop_zones z ON z.shop_id = i.shop_id
-	 GROUP BY i.shop_id, i.agent_id, i.island, z.timezone;
+	 GROUP BY i.grp, i.shop_id, i.agent_id, i.island, z.timezone;
 
 	INSERT INTO pg_temp.refresh_shop_ranges (shop_id, first_day, last_day, lo, hi)
 	SELECT i.shop_id, min(i.day), max(i.day),
@@ -527,6 +648,9 @@ BEGIN
 				SELECT (m.new_version).*, true FROM moved m WHERE m.new_version IS DISTINCT FROM NULL)
 		SELECT n FROM counted$sql$,
 		'changes_' || base, base, key_of_version, key_match, work) INTO n;
+	IF n > 0 THEN
+		EXECUTE format('ANALYZE pg_temp.%I', work);
+	END IF;
 	RETURN n;
 END
 $$;
@@ -614,14 +738,7 @@ BEGIN
 
 	-- Turns ---------------------------------------------------------------------------------
 	started := clock_timestamp();
-	IF rebuild THEN
-		-- Every conversation, and any that has gone but left turns behind.
-		INSERT INTO pg_temp.refresh_conversations
-		SELECT c.conversation_id FROM kpi.conversations c
-		UNION
-		SELECT t.conversation_id FROM kpi.turns t
-		ON CONFLICT DO NOTHING;
-	ELSE
+	IF NOT rebuild THEN
 		-- Besides changed messages: a conversation with a new agent (its unanswered turns) or shop.
 		INSERT INTO pg_temp.refresh_conversations
 		SELECT c.conversation_id FROM pg_temp.refresh_log_conversations c
@@ -630,8 +747,11 @@ BEGIN
 		ON CONFLICT DO NOTHING;
 	END IF;
 	ANALYZE pg_temp.refresh_conversations;
-	n := kpi.refresh_turns(NOT rebuild);
-	SELECT count(*) INTO k FROM pg_temp.refresh_conversations;
+	n := kpi.refresh_turns(rebuild);
+	SELECT count(*) INTO k FROM pg_temp.refresh_conversations WHERE NOT rebuild;
+	IF rebuild THEN
+		SELECT count(*) INTO k FROM kpi.conversations;
+	END IF;
 	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.turns'::regclass), 'MEMBER') THEN
 		ANALYZE kpi.turns;	-- only the owner may; a writer's refresh simply skips it
 	END IF;
@@ -641,12 +761,7 @@ BEGIN
 	-- An order's credit moves when the order changes, or when a conversation of its customer
 	-- in its shop opens, moves or closes within the window before it, or changes agent.
 	started := clock_timestamp();
-	IF rebuild THEN
-		INSERT INTO pg_temp.refresh_orders
-		SELECT o.order_id FROM kpi.orders o
-		UNION
-		SELECT a.order_id FROM kpi.order_attribution a;
-	ELSE
+	IF NOT rebuild THEN
 		INSERT INTO pg_temp.refresh_orders
 		SELECT o.order_id FROM pg_temp.refresh_log_orders o
 		UNION
@@ -665,7 +780,7 @@ BEGIN
 		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
 	END IF;
 	ANALYZE pg_temp.refresh_orders;
-	n := kpi.refresh_order_attribution();
+	n := kpi.refresh_order_attribution(rebuild);
 	IF NOT rebuild THEN
 		-- Orders whose credit moved, or that changed themselves, move their conversion, paid
 		-- and refund counts: the cells of the old and of the new credit.
@@ -679,7 +794,7 @@ BEGIN
 		 WHERE (b.conversation_id, b.agent_id, b.day, b.shop_id) IS DISTINCT FROM
 			   (a.conversation_id, a.agent_id, a.day, a.shop_id);
 		INSERT INTO pg_temp.refresh_cells
-		SELECT a.shop_id, a.agent_id, d.day
+		SELECT d.grp, a.shop_id, a.agent_id, d.day
 		  FROM (SELECT b.* FROM pg_temp.refresh_old_attribution b
 				 WHERE b.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)
 				UNION ALL
@@ -687,9 +802,9 @@ BEGIN
 				 WHERE a.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)) a
 		  JOIN kpi.shop_zones z ON z.shop_id = a.shop_id
 		 CROSS JOIN LATERAL (
-				SELECT a.day
+				SELECT 'conversion' AS grp, a.day
 				UNION
-				SELECT (e.at AT TIME ZONE z.timezone)::date
+				SELECT 'sales', (e.at AT TIME ZONE z.timezone)::date
 				  FROM (SELECT o.paid_at AS at FROM pg_temp.refresh_log_orders o
 						 WHERE o.order_id = a.order_id
 						UNION ALL
@@ -705,7 +820,10 @@ BEGIN
 				 WHERE e.at IS NOT NULL) d
 		 WHERE a.agent_id IS NOT NULL;
 	END IF;
-	SELECT count(*) INTO k FROM pg_temp.refresh_orders;
+	SELECT count(*) INTO k FROM pg_temp.refresh_orders WHERE NOT rebuild;
+	IF rebuild THEN
+		SELECT count(*) INTO k FROM kpi.orders;
+	END IF;
 	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.order_attribution'::regclass), 'MEMBER') THEN
 		ANALYZE kpi.order_attribution;
 	END IF;
@@ -714,14 +832,7 @@ BEGIN
 	-- Charged agent of complaints and ratings -------------------------------------------------
 	-- It moves with the event itself, with its conversation's agent, or with its order's credit.
 	started := clock_timestamp();
-	IF rebuild THEN
-		INSERT INTO pg_temp.refresh_feedback
-		SELECT 'complaint', x.complaint_id FROM kpi.complaints x
-		UNION ALL
-		SELECT 'rating', x.rating_id FROM kpi.ratings x
-		UNION
-		SELECT f.source, f.id FROM kpi.feedback_charges f;
-	ELSE
+	IF NOT rebuild THEN
 		WITH recharged AS (
 			SELECT c.shop_id, c.conversation_id FROM pg_temp.refresh_log_conversations c
 			 WHERE c.conversation_id IN (
@@ -753,8 +864,11 @@ BEGIN
 		  JOIN kpi.ratings x ON x.shop_id = o.shop_id AND x.order_id = o.order_id;
 	END IF;
 	ANALYZE pg_temp.refresh_feedback;
-	n := kpi.refresh_feedback_charges(NOT rebuild);
-	SELECT count(*) INTO k FROM pg_temp.refresh_feedback;
+	n := kpi.refresh_feedback_charges(rebuild);
+	SELECT count(*) INTO k FROM pg_temp.refresh_feedback WHERE NOT rebuild;
+	IF rebuild THEN
+		SELECT (SELECT count(*) FROM kpi.complaints) + (SELECT count(*) FROM kpi.ratings) INTO k;
+	END IF;
 	IF rebuild AND pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'kpi.feedback_charges'::regclass), 'MEMBER') THEN
 		ANALYZE kpi.feedback_charges;
 	END IF;
@@ -764,11 +878,12 @@ BEGIN
 	started := clock_timestamp();
 	IF rebuild THEN
 		-- Every shop and agent, over all days.
-		INSERT INTO pg_temp.refresh_ranges (shop_id, agent_id, first_day, last_day, lo, hi)
-		SELECT p.shop_id, p.agent_id, '-infinity', 'infinity', '-infinity', 'infinity'
+		INSERT INTO pg_temp.refresh_ranges (grp, shop_id, agent_id, first_day, last_day, lo, hi)
+		SELECT g.grp, p.shop_id, p.agent_id, '-infinity', 'infinity', '-infinity', 'infinity'
 		  FROM (SELECT s.shop_id, a.agent_id FROM kpi.shops s CROSS JOIN kpi.agents a
 				UNION
-				SELECT d.shop_id, d.agent_id FROM kpi.agent_days d) p;
+				SELECT d.shop_id, d.agent_id FROM kpi.agent_days d) p
+		 CROSS JOIN unnest('{turns,conversations,conversion,sales,handling,feedback,online}'::text[]) g(grp);
 		INSERT INTO pg_temp.refresh_shop_ranges (shop_id, first_day, last_day, lo, hi)
 		SELECT p.shop_id, '-infinity', 'infinity', '-infinity', 'infinity'
 		  FROM (SELECT s.shop_id FROM kpi.shops s UNION SELECT d.shop_id FROM kpi.shop_days d) p;
@@ -776,14 +891,14 @@ BEGIN
 		-- The cells of the changed rows themselves, old and new versions.
 		INSERT INTO pg_temp.refresh_cells
 		-- conversations: the day they opened
-		SELECT c.shop_id, c.agent_id, (c.opened_at AT TIME ZONE z.timezone)::date
+		SELECT 'conversations', c.shop_id, c.agent_id, (c.opened_at AT TIME ZONE z.timezone)::date
 		  FROM pg_temp.refresh_log_conversations c
 		  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id
 		UNION
 		-- and the earlier conversations of the customer whose first-contact resolution they
 		-- decide: those resolved within fcr_window before it, unless another conversation that
 		-- did not change falls in that window too (then it was and stays unresolved at first contact)
-		SELECT e.shop_id, e.agent_id, (e.opened_at AT TIME ZONE z.timezone)::date
+		SELECT 'conversations', e.shop_id, e.agent_id, (e.opened_at AT TIME ZONE z.timezone)::date
 		  FROM (SELECT c.* FROM pg_temp.refresh_log_conversations c
 				 WHERE c.conversation_id IN (
 						SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
@@ -793,15 +908,19 @@ BEGIN
 								  AND e.resolved_at < c.opened_at
 								  AND e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st) >= c.opened_at
 		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
-		 WHERE NOT EXISTS (
-				SELECT FROM kpi.conversations u
+		  -- (a lateral probe per conversation, through the customer index)
+		  LEFT JOIN LATERAL (
+				SELECT true AS found FROM kpi.conversations u
 				 WHERE u.shop_id = e.shop_id AND u.customer_id = e.customer_id
 				   AND u.opened_at > e.resolved_at
 				   AND u.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)
-				   AND u.conversation_id NOT IN (SELECT l.conversation_id FROM pg_temp.refresh_log_conversations l))
+				   AND NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
+									WHERE l.conversation_id = u.conversation_id)
+				 LIMIT 1) u ON true
+		 WHERE u.found IS NULL
 		UNION
 		-- refunds: the handling agent on the day requested, if the request changed ...
-		SELECT x.shop_id, x.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
+		SELECT 'handling', x.shop_id, x.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
 		  FROM pg_temp.refresh_log_refunds x
 		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
 		 WHERE x.refund_id IN (
@@ -811,7 +930,7 @@ BEGIN
 					OR count(DISTINCT (g.shop_id, g.order_id, g.agent_id, g.requested_at, g.disputed)) > 1)
 		UNION
 		-- ... and on the day completed, if the completion changed
-		SELECT x.shop_id, x.agent_id, (x.completed_at AT TIME ZONE z.timezone)::date
+		SELECT 'handling', x.shop_id, x.agent_id, (x.completed_at AT TIME ZONE z.timezone)::date
 		  FROM pg_temp.refresh_log_refunds x
 		  JOIN kpi.shop_zones z ON z.shop_id = x.shop_id
 		 WHERE x.refund_id IN (
@@ -821,7 +940,7 @@ BEGIN
 					OR count(DISTINCT (g.shop_id, g.agent_id, g.requested_at, g.completed_at, g.completed_by)) > 1)
 		UNION
 		-- and the agent its order is credited to, on the day requested (a moved credit is above)
-		SELECT a.shop_id, a.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
+		SELECT 'sales', a.shop_id, a.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
 		  FROM pg_temp.refresh_log_refunds x
 		  JOIN kpi.order_attribution a ON a.order_id = x.order_id
 		  JOIN kpi.shop_zones z ON z.shop_id = a.shop_id
@@ -831,7 +950,7 @@ BEGIN
 				HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.order_id, g.requested_at)) > 1)
 		UNION
 		-- sessions: every day they touch
-		SELECT s.shop_id, s.agent_id, g.day::date
+		SELECT 'online', s.shop_id, s.agent_id, g.day::date
 		  FROM pg_temp.refresh_log_sessions s
 		  JOIN kpi.shop_zones z ON z.shop_id = s.shop_id
 		 CROSS JOIN LATERAL generate_series((lower(s.online) AT TIME ZONE z.timezone)::date::timestamp,
@@ -867,9 +986,9 @@ BEGIN
 	END IF;
 	ANALYZE pg_temp.refresh_ranges;
 	ANALYZE pg_temp.refresh_shop_ranges;
-	SELECT coalesce(sum(CASE WHEN rebuild THEN NULL ELSE r.last_day - r.first_day + 1 END), 0)
-	  INTO k FROM pg_temp.refresh_ranges r;
-	n := kpi.refresh_agent_days();
+	SELECT count(DISTINCT (c.shop_id, c.agent_id, c.day)) INTO k
+	  FROM pg_temp.refresh_cells c WHERE c.agent_id IS NOT NULL AND c.day IS NOT NULL;
+	n := kpi.refresh_agent_days(rebuild);
 	IF rebuild THEN
 		k := n;
 	END IF;
