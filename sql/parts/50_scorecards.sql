@@ -133,6 +133,7 @@ CREATE TABLE kpi.scorecards (
 );
 COMMENT ON TABLE kpi.scorecards IS
 	'weighted scorecards (绩效考核); presale, aftersale and general ship, and kpi.agent_scorecard scores each agent with the one named like its role';
+COMMENT ON COLUMN kpi.scorecards.scorecard IS 'the scorecard''s name; presale, aftersale and general are the roles'' (kpi.agents.role)';
 COMMENT ON COLUMN kpi.scorecards.description IS 'what the scorecard is for';
 COMMENT ON COLUMN kpi.scorecards.score_on IS
 	'value: score every metric on its value; wilson: score proportion metrics (kpi.metrics.proportion) on their '
@@ -159,6 +160,7 @@ CREATE TABLE kpi.scorecard_items (
 );
 COMMENT ON TABLE kpi.scorecard_items IS
 	'the metrics of each scorecard: a weight, and either floor + target (linear) or bands (a step table)';
+COMMENT ON COLUMN kpi.scorecard_items.scorecard IS 'the scorecard of kpi.scorecards';
 COMMENT ON COLUMN kpi.scorecard_items.metric IS 'an agent-level metric of kpi.metrics';
 COMMENT ON COLUMN kpi.scorecard_items.weight IS 'relative weight (> 0) in the composite';
 COMMENT ON COLUMN kpi.scorecard_items.floor IS
@@ -178,6 +180,7 @@ CREATE TABLE kpi.grade_bands (
 );
 COMMENT ON TABLE kpi.grade_bands IS
 	'grades of each scorecard: a composite gets the grade of the highest min_score it reaches (A >= 90, B >= 75, C >= 60, D shipped)';
+COMMENT ON COLUMN kpi.grade_bands.scorecard IS 'the scorecard of kpi.scorecards';
 COMMENT ON COLUMN kpi.grade_bands.min_score IS 'lowest composite (0..100) with this grade; keep a band at 0 so every composite has a grade';
 COMMENT ON COLUMN kpi.grade_bands.grade IS 'the grade''s name: A, B, ... or 金牌/银牌/铜牌, gold/silver/bronze';
 
@@ -191,6 +194,7 @@ CREATE TABLE kpi.benchmarks (
 );
 COMMENT ON TABLE kpi.benchmarks IS
 	'reference values per metric and scope (platform, channel or the company''s own), shown beside each value by kpi.scorecard_detail';
+COMMENT ON COLUMN kpi.benchmarks.metric IS 'a metric of kpi.metrics';
 COMMENT ON COLUMN kpi.benchmarks.scope IS 'where the value holds: taobao, jd, ... or a scope of the company''s own';
 COMMENT ON COLUMN kpi.benchmarks.value IS 'the reference value, in the metric''s unit';
 COMMENT ON COLUMN kpi.benchmarks.source IS 'where the value comes from and how firm it is';
@@ -741,14 +745,17 @@ AS $$
 BEGIN
 	PERFORM kpi.scorecard_check("from", "to", scorecard);
 	RETURN QUERY
+	WITH both_periods AS MATERIALIZED (
+		SELECT * FROM kpi.scorecard_item_scores(ARRAY["to", "from" - 1], "to" - "from" + 1, scorecard_detail.scorecard)
+	)
 	SELECT c.agent_id, c.metric, c.value, c.weight, i.floor, i.target, c.score, b.value,
 		   p.value, c.value - p.value, i.bands, c.scored_value
-	  FROM kpi.scorecard_item_scores(ARRAY["to", "from" - 1], "to" - "from" + 1, scorecard_detail.scorecard) c
+	  FROM both_periods c
 	  JOIN kpi.scorecards s ON s.scorecard = c.scorecard
 	  JOIN kpi.scorecard_items i ON i.scorecard = c.scorecard AND i.metric = c.metric
 	  LEFT JOIN kpi.benchmarks b ON b.metric = c.metric AND b.scope = s.benchmark_scope
-	  LEFT JOIN kpi.scorecard_item_scores(ARRAY["from" - 1], "to" - "from" + 1, scorecard_detail.scorecard) p
-			 ON p.agent_id = c.agent_id AND p.metric = c.metric
+	  LEFT JOIN both_periods p
+			 ON p.period_end = "from" - 1 AND p.agent_id = c.agent_id AND p.metric = c.metric
 	 WHERE c.period_end = "to"
 	 ORDER BY c.agent_id, c.weight DESC, c.metric;
 END
