@@ -3,7 +3,7 @@
 -- validation error, the ownership of shipped rows, and the values against kpi.agent_metrics.
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(89);
+SELECT plan(91);
 
 -- The scoring rule alone ---------------------------------------------------------------------------
 
@@ -429,6 +429,22 @@ SELECT lives_ok($$INSERT INTO kpi.benchmarks (metric, scope, value, source) VALU
 	'and benchmarks');
 SELECT cmp_ok(kpi.refresh_scorecard_history(), '>', 0::bigint,
 	'and refreshes the history, which only its owner could do by hand');
+RESET ROLE;
+
+
+-- Row-level security (the README's recipe, reduced): an agent sees only its own scorecard row,
+-- ranked among what it may see.
+UPDATE kpi.agents SET login = 'kpi_sc_agent' WHERE agent_id = 1;
+CREATE ROLE kpi_sc_agent IN ROLE kpi_sc_reader;
+ALTER TABLE kpi.agents ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sc_self ON kpi.agents FOR SELECT USING (current_user <> 'kpi_sc_agent' OR login = current_user);
+ALTER TABLE kpi.agent_days ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sc_self ON kpi.agent_days FOR SELECT USING (agent_id IN (SELECT a.agent_id FROM kpi.agents a));
+SET ROLE kpi_sc_agent;
+SELECT results_eq('SELECT agent_id, rank FROM kpi.agent_scorecard', 'VALUES (1, 1::bigint)',
+	'under row-level security an agent sees only its own row of agent_scorecard, ranked among what it sees');
+SELECT results_eq($$SELECT agent_id FROM kpi.scorecard_detail(current_date - 28, current_date - 1, 'presale') GROUP BY 1$$,
+	'VALUES (1)', 'and of scorecard_detail');
 RESET ROLE;
 
 SELECT * FROM finish();
