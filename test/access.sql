@@ -38,7 +38,7 @@ SELECT lives_ok($$INSERT INTO kpi.conversations (conversation_id, customer_id, a
 	VALUES (-1, 1, 1, now() - interval '1 day')$$, 'a writer loads conversations');
 SELECT lives_ok($$UPDATE kpi.settings SET response_sla = '20 s'$$, 'and changes settings');
 SELECT results_eq($$SELECT step FROM kpi.refresh()$$,
-	$$VALUES ('changes'), ('turns'), ('order_attribution'), ('feedback_charges'), ('agent_days'), ('shop_days')$$,
+	$$VALUES ('changes'), ('turns'), ('order_attribution'), ('feedback_charges'), ('agent_days'), ('shop_days'), ('scorecard_history')$$,
 	'and runs the refresh, without owning the tables');
 RESET ROLE;
 

@@ -43,4 +43,35 @@ SELECT shop_id, day, orders_paid_28d, round(refund_rate_28d::numeric, 4) AS refu
 	   round(avg_refund_completion_s_28d::numeric / 3600, 1) AS completion_h,
 	   round(dsr_service_180d::numeric, 2) AS dsr
   FROM kpi.shop_rolling WHERE day = current_date - 1 ORDER BY shop_id;
+
+\echo 'Scorecards: each agent on its role''s scorecard over the 28 days ending yesterday (kpi.agent_scorecard)'
+SELECT scorecard, rank, team_rank, agent_id, login, team, round(composite, 1) AS composite,
+	   round(coverage * 100) AS "coverage %", grade, percentile,
+	   CASE WHEN top30 THEN 'yes' ELSE '' END AS top30, round(composite_change, 1) AS change
+  FROM kpi.agent_scorecard
+ ORDER BY scorecard, rank NULLS LAST, agent_id;
+
+\echo 'The presale scorecard of the best pre-sale agent, item by item (kpi.scorecard_detail, labels from kpi.metrics)'
+SELECT m.label_zh AS "指标", m.label_en AS metric,
+	   CASE m.unit WHEN 'rate' THEN round(d.value::numeric * 100, 1) || ' %'
+				   WHEN 's' THEN round(d.value::numeric, 1) || ' s'
+				   ELSE round(d.value::numeric, 2)::text END AS value,
+	   d.weight,
+	   coalesce(d.floor || ' -> ' || d.target, d.bands::text) AS rule,
+	   round(d.score, 1) AS score,
+	   CASE m.unit WHEN 'rate' THEN round(d.benchmark * 100, 1) || ' %' WHEN 's' THEN d.benchmark || ' s'
+				   ELSE d.benchmark::text END AS benchmark,
+	   CASE m.unit WHEN 'rate' THEN round(d.change::numeric * 100, 1) || ' pt'
+				   ELSE round(d.change::numeric, 1)::text END AS change
+  FROM kpi.scorecard_detail(current_date - 28, current_date - 1, 'presale') d
+  JOIN kpi.metrics m ON m.name = d.metric
+ WHERE d.agent_id = (SELECT agent_id FROM kpi.agent_scorecard WHERE scorecard = 'presale' AND rank = 1 ORDER BY agent_id LIMIT 1)
+ ORDER BY d.weight DESC, d.metric;
+
+\echo 'Daily snapshots (kpi.scorecard_history, refreshed by kpi.refresh())'
+SELECT day, scorecard, count(composite) AS scored, round(avg(composite), 1) AS avg_composite,
+	   round(max(composite), 1) AS best, string_agg(grade, '' ORDER BY grade) AS grades
+  FROM kpi.scorecard_history
+ WHERE day IN (current_date - 22, current_date - 15, current_date - 8, current_date - 1)
+ GROUP BY 1, 2 ORDER BY 2, 1;
 SQL

@@ -80,7 +80,7 @@ INSERT INTO kpi.agent_sessions (shop_id, agent_id, online) VALUES
 	(2, 3, '[2026-10-25 00:00+02, 2026-10-26 00:00+01)');
 
 SELECT results_eq($$SELECT step FROM kpi.refresh()$$,
-	$$VALUES ('changes'), ('turns'), ('order_attribution'), ('feedback_charges'), ('agent_days'), ('shop_days')$$, 'refresh runs every step');
+	$$VALUES ('changes'), ('turns'), ('order_attribution'), ('feedback_charges'), ('agent_days'), ('shop_days'), ('scorecard_history')$$, 'refresh runs every step');
 
 SELECT results_eq($$SELECT order_id, conversation_id, agent_id, day FROM kpi.order_attribution ORDER BY 1$$,
 	$$VALUES (1::bigint, 1::bigint, 1, '2026-11-02'::date), (3, 6, 2, '2026-11-03'), (4, 6, 2, '2026-11-03'),

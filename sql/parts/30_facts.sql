@@ -133,6 +133,8 @@ CREATE TABLE kpi.agent_days (
 	online_us bigint NOT NULL DEFAULT 0,
 	PRIMARY KEY (shop_id, agent_id, day)
 );
+-- Reports read an agent's days across shops (kpi.agent_metrics over a period).
+CREATE INDEX agent_days_agent_day ON kpi.agent_days (agent_id, day);
 COMMENT ON TABLE kpi.agent_days IS
 	'daily facts: additive counts and sums per shop, agent and day; every period metric is a ratio of their sums';
 COMMENT ON COLUMN kpi.agent_days.turns IS 'turns charged to the agent (answered by them, or unanswered in their conversations)';

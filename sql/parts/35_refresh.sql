@@ -711,12 +711,21 @@ BEGIN
 		RETURN QUERY SELECT * FROM kpi.refresh_run(false);
 	END IF;
 	PERFORM kpi.refresh_drop_work_tables();
+
+	-- The scorecards' daily snapshots (50_scorecards.sql): a materialized view, refreshed
+	-- concurrently so readers are never blocked.
+	started := clock_timestamp();
+	n := kpi.refresh_scorecard_history();
+	RETURN QUERY SELECT 'scorecard_history'::text,
+						CASE WHEN reason IS NULL THEN 'incremental' ELSE 'full' END, NULL::bigint, n,
+						extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
 END
 $$;
 COMMENT ON FUNCTION kpi.refresh(boolean) IS
 	'derive kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days and kpi.shop_days from '
 	'the base tables: by default only what changed since the last refresh, all of it with full => true '
-	'(or after a settings change); returns one row per step (events or cells recomputed, rows, seconds)';
+	'(or after a settings change); then refresh kpi.scorecard_history; returns one row per step (events or '
+	'cells recomputed, rows, seconds)';
 
 -- The steps of a refresh after the change logs were read into the work tables.
 CREATE FUNCTION kpi.refresh_run(rebuild boolean)

@@ -13,10 +13,13 @@ BEGIN
 	EXECUTE format('GRANT SELECT ON kpi.settings, kpi.shops, kpi.calendars, kpi.agents, '
 				   'kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days, kpi.shop_days, '
 				   'kpi.shop_zones, kpi.agent_rolling, kpi.shop_rolling TO %s', role);
+	-- Scorecards: the catalog, the configuration and the scorecard views.
+	EXECUTE format('GRANT SELECT ON kpi.metrics, kpi.scorecards, kpi.scorecard_items, kpi.grade_bands, '
+				   'kpi.benchmarks, kpi.agent_scorecard, kpi.scorecard_history TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION kpi.grant_reader(regrole) IS
-	'let a role read the reports: kpi.agent_metrics, the rolling views, the daily facts and the configuration';
+	'let a role read the reports: kpi.agent_metrics, the rolling views, the scorecards, the daily facts and the configuration';
 
 CREATE FUNCTION kpi.grant_writer(role regrole) RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -37,7 +40,11 @@ BEGIN
 	-- Run kpi.refresh(), which consumes the logs and rewrites the derived tables.
 	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.turns, kpi.order_attribution, '
 				   'kpi.feedback_charges, kpi.agent_days, kpi.shop_days TO %s', role);
+	-- Edit the scorecards and refresh their history (kpi.refresh() does).
+	EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON kpi.scorecards, kpi.scorecard_items, '
+				   'kpi.grade_bands, kpi.benchmarks TO %s', role);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION kpi.refresh_scorecard_history() TO %s', role);
 END
 $$;
 COMMENT ON FUNCTION kpi.grant_writer(regrole) IS
-	'let a role load the canonical tables and run kpi.refresh(), besides reading the reports';
+	'let a role load the canonical tables, edit the scorecards and run kpi.refresh(), besides reading the reports';

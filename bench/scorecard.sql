@@ -1,0 +1,61 @@
+-- Scorecards: kpi.scorecard for all agents from the materialized facts, against the same scoring
+-- written by hand over agent_metrics (CASE per item, the previous period, rank() and grades),
+-- and the nightly history refresh against calling kpi.scorecard once per day and role.
+
+-- @job kpi.scorecard for 28 days and all agents from materialized facts
+-- @setup
+SELECT count(*) FROM kpi.refresh();
+-- @rows
+SELECT count(*) FROM kpi.agents;
+-- @ours
+SELECT count(*), sum(composite), sum(prev_composite) FROM kpi.scorecard('2026-10-04', '2026-10-31', 'presale');
+-- @alternative plain SQL: the presale items as CASE expressions over agent_metrics, both periods
+WITH m AS (
+	SELECT p.period, a.*
+	  FROM (VALUES ('cur', date '2026-10-04', date '2026-10-31'), ('prev', date '2026-09-06', date '2026-10-03')) p(period, f, t)
+	 CROSS JOIN LATERAL kpi.agent_metrics(p.f, p.t) a
+), s AS (
+	SELECT m.period, m.agent_id, m.team, x.weight, x.score
+	  FROM m CROSS JOIN LATERAL (VALUES
+		(40, CASE WHEN m.inquiry_conversion_rate >= 0.45 THEN 100 WHEN m.inquiry_conversion_rate >= 0.40 THEN 80
+				  WHEN m.inquiry_conversion_rate >= 0.35 THEN 60 WHEN m.inquiry_conversion_rate IS NOT NULL THEN 0 END),
+		(20, CASE WHEN m.avg_response_s <= 35 THEN 100 WHEN m.avg_response_s <= 45 THEN 80
+				  WHEN m.avg_response_s <= 60 THEN 60 WHEN m.avg_response_s IS NOT NULL THEN 0 END),
+		(10, greatest(0, least(100, 100 * (m.reply_rate - 0.90) / 0.10))),
+		(10, greatest(0, least(100, 100 * (m.payment_rate - 0.60) / 0.30))),
+		(10, greatest(0, least(100, 100 * (m.csat_rate - 0.80) / 0.15))),
+		(10, greatest(0, least(100, 100 * (m.refund_rate - 0.15) / -0.10)))) x(weight, score)
+), c AS (
+	SELECT period, agent_id, team,
+		   sum(weight * score) / nullif(sum(weight) FILTER (WHERE score IS NOT NULL), 0) AS composite
+	  FROM s GROUP BY 1, 2, 3
+)
+SELECT count(*), sum(cur.composite), sum(prev.composite)
+  FROM (SELECT c.*, rank() OVER (ORDER BY composite DESC NULLS LAST) AS rank,
+			   rank() OVER (PARTITION BY team ORDER BY composite DESC NULLS LAST) AS team_rank,
+			   CASE WHEN composite >= 90 THEN 'A' WHEN composite >= 75 THEN 'B' WHEN composite >= 60 THEN 'C' ELSE 'D' END AS grade
+		  FROM c WHERE period = 'cur') cur
+  LEFT JOIN c prev ON prev.period = 'prev' AND prev.agent_id = cur.agent_id;
+-- @floor agent_metrics over the two periods
+SELECT count(*), sum(a.turns) FROM kpi.agent_metrics('2026-10-04', '2026-10-31') a, kpi.agent_metrics('2026-09-06', '2026-10-03') b
+ WHERE a.agent_id = b.agent_id;
+-- @runs 9
+
+-- @job kpi.refresh_scorecard_history: a snapshot per day and agent on its role scorecard (28 days)
+-- @setup
+SELECT kpi.refresh_scorecard_history();
+-- @rows
+SELECT count(*) FROM kpi.scorecard_history;
+-- @ours
+SELECT kpi.refresh_scorecard_history();
+-- @alternative kpi.scorecard once per day and role, as a loop over days would (ranks over all agents)
+SELECT count(*), sum(s.composite)
+  FROM generate_series((SELECT min(day) FROM kpi.agent_days)::timestamp, (current_date - 1)::timestamp, interval '1 day') g(day)
+ CROSS JOIN unnest(ARRAY['presale', 'aftersale', 'general']) r(role)
+ CROSS JOIN LATERAL kpi.scorecard(g.day::date - 27, g.day::date, r.role) s
+  JOIN kpi.agents a ON a.agent_id = s.agent_id AND a.role = r.role;
+-- @floor agent_metrics once per day (the 28-day windows alone, no scoring)
+SELECT count(*), sum(m.turns)
+  FROM generate_series((SELECT min(day) FROM kpi.agent_days)::timestamp - interval '28 days', (current_date - 1)::timestamp, interval '1 day') g(day)
+ CROSS JOIN LATERAL kpi.agent_metrics(g.day::date - 27, g.day::date) m;
+-- @runs 3
