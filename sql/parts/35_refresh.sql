@@ -3,13 +3,15 @@
 -- The refresh works in two layers, each step one function below:
 --   per event   kpi.turns (per conversation), kpi.order_attribution (per order) and
 --               kpi.feedback_charges (per complaint and rating) are recomputed for the events
---               that changed or whose inputs changed;
+--               that changed or whose inputs changed, listed in pg_temp work tables;
 --   per cell    kpi.agent_days (shop, agent, day) and kpi.shop_days (shop, day) are recomputed
---               whole for every cell any changed event was counted in before or is counted in
---               now. The cells are passed as ranges of consecutive days per shop and agent in
---               pg_temp.refresh_ranges (and per shop in pg_temp.refresh_shop_ranges).
--- A full rebuild is the same code with every event and one unbounded range per shop and agent,
--- so incremental and full refreshes cannot drift apart.
+--               for every cell any changed event was counted in before or is counted in now,
+--               one group of columns at a time. The cells are passed as ranges of consecutive
+--               days per group, shop and agent in pg_temp.refresh_ranges (per shop in
+--               pg_temp.refresh_shop_ranges).
+-- A full rebuild runs the same statements: the per-event steps without their filter (all
+-- events), the per-cell steps over one unbounded range per shop and agent. So incremental and
+-- full refreshes cannot drift apart, and test/refresh.sql compares them row for row.
 --
 -- Interval arithmetic (attribution and FCR windows) runs with TimeZone UTC, so a window of
 -- '1 day' always means 24 hours whatever the caller's session time zone is.
@@ -657,7 +659,7 @@ $$;
 COMMENT ON FUNCTION kpi.refresh_consume(text, text, text[]) IS
 	'refresh step: read a change log into the net old and current versions of its changed rows (internal)';
 
-CREATE FUNCTION kpi.refresh(full boolean DEFAULT false)
+CREATE FUNCTION kpi.refresh(full boolean DEFAULT false, history boolean DEFAULT true)
 	RETURNS TABLE (step text, mode text, recomputed bigint, rows bigint, seconds double precision,
 				   detail text)
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -713,7 +715,11 @@ BEGIN
 	PERFORM kpi.refresh_drop_work_tables();
 
 	-- The scorecards' daily snapshots (50_scorecards.sql): a materialized view, refreshed
-	-- concurrently so readers are never blocked.
+	-- concurrently so readers are never blocked. It is recomputed whole, so a caller that
+	-- refreshes the facts often may leave it to a later call (history => false).
+	IF NOT refresh.history THEN
+		RETURN;
+	END IF;
 	started := clock_timestamp();
 	n := kpi.refresh_scorecard_history();
 	RETURN QUERY SELECT 'scorecard_history'::text,
@@ -721,10 +727,10 @@ BEGIN
 						extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
 END
 $$;
-COMMENT ON FUNCTION kpi.refresh(boolean) IS
+COMMENT ON FUNCTION kpi.refresh(boolean, boolean) IS
 	'derive kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days and kpi.shop_days from '
 	'the base tables: by default only what changed since the last refresh, all of it with full => true '
-	'(or after a settings change); then refresh kpi.scorecard_history; returns one row per step (events or '
+	'(or after a settings change); then, unless history => false, refresh kpi.scorecard_history; returns one row per step (events or '
 	'cells recomputed, rows, seconds)';
 
 -- The steps of a refresh after the change logs were read into the work tables.
