@@ -236,6 +236,8 @@ CREATE FUNCTION kpi.refresh_agent_days(rebuild boolean) RETURNS bigint
 AS $$
 DECLARE
 	n bigint;
+	group_name text;
+	group_columns text;
 BEGIN
 	IF rebuild THEN
 		DELETE FROM kpi.agent_days d
@@ -243,74 +245,21 @@ BEGIN
 		 WHERE r.grp = 'turns' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
 		   AND d.day BETWEEN r.first_day AND r.last_day;
 	END IF;
-	UPDATE kpi.agent_days d
-	   SET turns = 0,
-		   answered_turns = 0,
-		   response_sla_hits = 0,
-		   response_us = 0,
-		   business_response_us = 0,
-		   first_turns = 0,
-		   first_answered = 0,
-		   first_response_sla_hits = 0,
-		   first_response_us = 0,
-		   response_sketch = NULL
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'turns' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET conversations = 0,
-		   closed_conversations = 0,
-		   handle_us = 0,
-		   resolved_conversations = 0,
-		   resolution_us = 0,
-		   fcr_conversations = 0,
-		   inquiries = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'conversations' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET ordering_customers = 0,
-		   paying_customers = 0,
-		   attributed_orders = 0,
-		   attributed_paid_orders = 0,
-		   paid_amount = 0,
-		   paid_items = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'conversion' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET sales_refunds = 0,
-		   sales_paid_orders = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'sales' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET handled_refunds = 0,
-		   handled_disputes = 0,
-		   completed_refunds = 0,
-		   merchant_completed_refunds = 0,
-		   completion_us = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'handling' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET complaints = 0,
-		   csat_ratings = 0,
-		   csat_positive = 0,
-		   csat_score_sum = 0,
-		   review_ratings = 0,
-		   review_positive = 0,
-		   review_score_sum = 0,
-		   dsr_ratings = 0,
-		   dsr_score_sum = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'feedback' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
-	UPDATE kpi.agent_days d
-	   SET online_us = 0
-	  FROM pg_temp.refresh_ranges r
-	 WHERE r.grp = 'online' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
-	   AND d.day BETWEEN r.first_day AND r.last_day;
+	-- Reset the columns of each group in its ranges (the sources below add what remains).
+	FOR group_name, group_columns IN
+		SELECT * FROM (VALUES
+			('turns', 'turns = 0, answered_turns = 0, response_sla_hits = 0, response_us = 0, business_response_us = 0, first_turns = 0, first_answered = 0, first_response_sla_hits = 0, first_response_us = 0, response_sketch = NULL'),
+			('conversations', 'conversations = 0, closed_conversations = 0, handle_us = 0, resolved_conversations = 0, resolution_us = 0, fcr_conversations = 0, inquiries = 0'),
+			('conversion', 'ordering_customers = 0, paying_customers = 0, attributed_orders = 0, attributed_paid_orders = 0, paid_amount = 0, paid_items = 0'),
+			('sales', 'sales_refunds = 0, sales_paid_orders = 0'),
+			('handling', 'handled_refunds = 0, handled_disputes = 0, completed_refunds = 0, merchant_completed_refunds = 0, completion_us = 0'),
+			('feedback', 'complaints = 0, csat_ratings = 0, csat_positive = 0, csat_score_sum = 0, review_ratings = 0, review_positive = 0, review_score_sum = 0, dsr_ratings = 0, dsr_score_sum = 0'),
+			('online', 'online_us = 0')) g
+	LOOP
+		EXECUTE format('UPDATE kpi.agent_days d SET %s FROM pg_temp.refresh_ranges r '
+					   'WHERE r.grp = %L AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id '
+					   'AND d.day BETWEEN r.first_day AND r.last_day', group_columns, group_name);
+	END LOOP;
 
 	-- Response (day of the turn's first customer message).
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, turns, answered_turns,
