@@ -20,7 +20,9 @@ INSERT INTO kpi.changes_full VALUES ('first refresh');
 -- The logs. For the tables below a row holds one version of a changed row (old or new), the
 -- number of the statement that logged it, and which side it was. The refresh needs only the
 -- first version of each key since the last refresh (the state the facts were built from) and
--- the current row, so a row updated ten times costs no more than one updated once.
+-- the current row, so a row updated ten times costs no more than one updated once. (A version
+-- column has its table's row type: an upgrade that changes a column's type drops and re-creates
+-- the log, after a refresh has emptied it.)
 CREATE SEQUENCE kpi.change_numbers;
 COMMENT ON SEQUENCE kpi.change_numbers IS 'numbers the statements that log changes, in order';
 CREATE TABLE kpi.changes_conversations (change_no bigint NOT NULL, is_new boolean NOT NULL, version kpi.conversations NOT NULL);
