@@ -142,6 +142,8 @@ BEGIN
 		DELETE FROM kpi.order_attribution a
 		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
 	END IF;
+	-- Without its filter in a rebuild, as in kpi.refresh_turns.
+	EXECUTE format($sql$
 	INSERT INTO kpi.order_attribution (order_id, shop_id, conversation_id, agent_id, day)
 	SELECT o.order_id, o.shop_id, c.conversation_id, c.agent_id,
 		   (c.opened_at AT TIME ZONE z.timezone)::date
@@ -155,7 +157,9 @@ BEGIN
 			   AND c.opened_at <= o.placed_at
 			 ORDER BY c.opened_at DESC, c.conversation_id DESC
 			 LIMIT 1) c
-	 WHERE rebuild OR o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+	 %s$sql$,
+		CASE WHEN rebuild THEN ''
+			 ELSE 'WHERE o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r)' END);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -187,6 +191,8 @@ BEGIN
 		SELECT DISTINCT 'feedback', g.shop_id, g.agent_id, g.day FROM gone g;
 	END IF;
 
+	-- Without its filters in a rebuild, as in kpi.refresh_turns.
+	EXECUTE format($sql$
 	WITH made AS (
 		INSERT INTO kpi.feedback_charges (source, id, shop_id, agent_id, day, kind, score)
 		SELECT e.source, e.id, e.shop_id, coalesce(e.agent_id, c.agent_id, a.agent_id),
@@ -195,25 +201,28 @@ BEGIN
 					   x.conversation_id, x.order_id, x.filed_at AS at, 'complaint' AS kind,
 					   NULL::smallint AS score
 				  FROM kpi.complaints x
-				 WHERE rebuild OR x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
-													 WHERE r.source = 'complaint')
+				 %s
 				UNION ALL
 				SELECT 'rating', x.rating_id, x.shop_id, x.agent_id, x.conversation_id, x.order_id,
 					   x.rated_at, x.kind, x.score
 				  FROM kpi.ratings x
-				 WHERE rebuild OR x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r
-												  WHERE r.source = 'rating')) e
+				 %s) e
 		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
 		  LEFT JOIN kpi.conversations c ON c.conversation_id = e.conversation_id
 		  LEFT JOIN kpi.order_attribution a ON a.order_id = e.order_id
 		RETURNING shop_id, agent_id, day),
 	shop_cells AS (
 		INSERT INTO pg_temp.refresh_shop_cells
-		SELECT DISTINCT m.shop_id, m.day FROM made m WHERE NOT rebuild),
+		SELECT DISTINCT m.shop_id, m.day FROM made m WHERE NOT $1),
 	cells AS (
 		INSERT INTO pg_temp.refresh_cells
-		SELECT DISTINCT 'feedback', m.shop_id, m.agent_id, m.day FROM made m WHERE NOT rebuild)
-	SELECT count(*) INTO n FROM made;
+		SELECT DISTINCT 'feedback', m.shop_id, m.agent_id, m.day FROM made m WHERE NOT $1)
+	SELECT count(*) FROM made$sql$,
+		CASE WHEN rebuild THEN ''
+			 ELSE 'WHERE x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''complaint'')' END,
+		CASE WHEN rebuild THEN ''
+			 ELSE 'WHERE x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''rating'')' END)
+		INTO n USING rebuild;
 	RETURN n;
 END
 $$;
