@@ -9,7 +9,8 @@
 -- marks the next refresh as a full rebuild instead.
 --
 -- The triggers run with the rights of whoever changes the data, so kpi.grant_writer grants
--- INSERT on the log. They do no lookups: loading stays cheap, and the refresh does the work.
+-- INSERT on the log. They only copy rows (the calendar trigger looks up the calendar's
+-- agents): loading stays cheap, and the refresh does the work.
 
 -- A row here makes the next refresh a full rebuild; CREATE EXTENSION leaves the first one.
 CREATE TABLE kpi.changes_full (reason text NOT NULL);
