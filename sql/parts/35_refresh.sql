@@ -30,7 +30,7 @@ BEGIN
 			pg_temp.refresh_log_sessions, pg_temp.refresh_conversations, pg_temp.refresh_orders,
 			pg_temp.refresh_old_attribution, pg_temp.refresh_moved_orders, pg_temp.refresh_feedback,
 			pg_temp.refresh_cells, pg_temp.refresh_shop_cells, pg_temp.refresh_ranges,
-			pg_temp.refresh_shop_ranges;
+			pg_temp.refresh_shop_ranges, pg_temp.refresh_windows, pg_temp.refresh_fcr;
 	END IF;
 END
 $$;
@@ -50,6 +50,7 @@ BEGIN
 	CREATE TEMP TABLE refresh_log_ratings (LIKE kpi.ratings, is_new boolean) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_log_sessions (LIKE kpi.agent_sessions, is_new boolean) ON COMMIT DROP;
 	CREATE INDEX ON refresh_log_conversations (conversation_id);
+	CREATE INDEX ON refresh_log_conversations (shop_id, customer_id, opened_at);
 	CREATE INDEX ON refresh_log_orders (order_id);
 	CREATE INDEX ON refresh_log_refunds (order_id);
 	CREATE TEMP TABLE refresh_conversations (conversation_id bigint PRIMARY KEY) ON COMMIT DROP;
@@ -63,6 +64,8 @@ BEGIN
 									  lo timestamptz, hi timestamptz) ON COMMIT DROP;
 	CREATE TEMP TABLE refresh_shop_ranges (shop_id int, first_day date, last_day date,
 										   lo timestamptz, hi timestamptz) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_windows (grp text, shop_id int, lo timestamptz, hi timestamptz) ON COMMIT DROP;
+	CREATE TEMP TABLE refresh_fcr (shop_id int, agent_id int, day date, delta int) ON COMMIT DROP;
 END
 $$;
 COMMENT ON FUNCTION kpi.refresh_work_tables() IS
@@ -140,7 +143,7 @@ BEGIN
 		DELETE FROM kpi.order_attribution;
 	ELSE
 		DELETE FROM kpi.order_attribution a
-		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+		 WHERE a.order_id = ANY (ARRAY(SELECT r.order_id FROM pg_temp.refresh_orders r));
 	END IF;
 	-- Without its filter in a rebuild, as in kpi.refresh_turns.
 	EXECUTE format($sql$
@@ -159,7 +162,7 @@ BEGIN
 			 LIMIT 1) c
 	 %s$sql$,
 		CASE WHEN rebuild THEN ''
-			 ELSE 'WHERE o.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r)' END);
+			 ELSE 'WHERE o.order_id = ANY (ARRAY(SELECT r.order_id FROM pg_temp.refresh_orders r))' END);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN n;
 END
@@ -182,7 +185,10 @@ BEGIN
 	ELSE
 		WITH gone AS (
 			DELETE FROM kpi.feedback_charges f
-			 WHERE (f.source, f.id) IN (SELECT r.source, r.id FROM pg_temp.refresh_feedback r)
+			 WHERE (f.source = 'complaint' AND f.id = ANY (ARRAY(
+						SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = 'complaint')))
+				OR (f.source = 'rating' AND f.id = ANY (ARRAY(
+						SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = 'rating')))
 			RETURNING f.shop_id, f.agent_id, f.day),
 		shop_cells AS (
 			INSERT INTO pg_temp.refresh_shop_cells
@@ -219,15 +225,45 @@ BEGIN
 		SELECT DISTINCT 'feedback', m.shop_id, m.agent_id, m.day FROM made m WHERE NOT $1)
 	SELECT count(*) FROM made$sql$,
 		CASE WHEN rebuild THEN ''
-			 ELSE 'WHERE x.complaint_id IN (SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''complaint'')' END,
+			 ELSE 'WHERE x.complaint_id = ANY (ARRAY(SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''complaint''))' END,
 		CASE WHEN rebuild THEN ''
-			 ELSE 'WHERE x.rating_id IN (SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''rating'')' END)
+			 ELSE 'WHERE x.rating_id = ANY (ARRAY(SELECT r.id FROM pg_temp.refresh_feedback r WHERE r.source = ''rating''))' END)
 		INTO n USING rebuild;
 	RETURN n;
 END
 $$;
 COMMENT ON FUNCTION kpi.refresh_feedback_charges(boolean) IS
 	'refresh step: recompute kpi.feedback_charges for the events in pg_temp.refresh_feedback (internal)';
+
+-- How a refresh step reads the sources of one group of agent-day columns: '' (a join left to
+-- the planner) or 'OFFSET 0', which makes it probe the source's index once per range or window.
+-- The planner misjudges range conditions against a work table and often scans a whole table
+-- for a few days' rows; but when the ranges cover much of the facts (a rebuild, or edits spread
+-- over many days) one scan is cheaper than many probes. The line is a tenth of the table.
+CREATE FUNCTION kpi.refresh_fence(grp text) RETURNS text
+	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	unbounded boolean;
+	days bigint;
+	cells double precision;
+BEGIN
+	SELECT coalesce(bool_or(NOT isfinite(r.first_day) OR NOT isfinite(r.last_day)), false),
+		   coalesce(sum(CASE WHEN isfinite(r.first_day) AND isfinite(r.last_day)
+							 THEN r.last_day - r.first_day + 1 END), 0)
+	  INTO unbounded, days
+	  FROM pg_temp.refresh_ranges r
+	 WHERE r.grp = refresh_fence.grp;
+	SELECT greatest(c.reltuples, 0) INTO cells FROM pg_class c WHERE c.oid = 'kpi.agent_days'::regclass;
+	IF unbounded OR days * 10 > cells THEN
+		RETURN '';
+	END IF;
+	RETURN 'OFFSET 0';
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh_fence(text) IS
+	'refresh step: whether to probe the sources of a column group per range (OFFSET 0) or leave the join to the planner (internal)';
 
 -- The agent-day cells in pg_temp.refresh_ranges. The columns of agent_days come in groups, one
 -- per source (turns, conversations, conversion, sales, handling, feedback, online), and a range
@@ -271,6 +307,7 @@ BEGIN
 	END LOOP;
 
 	-- Response (day of the turn's first customer message).
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, turns, answered_turns,
 		response_sla_hits, response_us, business_response_us, first_turns, first_answered,
 		first_response_sla_hits, first_response_us, response_sketch)
@@ -287,8 +324,10 @@ BEGIN
 		   coalesce(sum(round(t.response_s * 1e6)::bigint) FILTER (WHERE t.is_first), 0),
 		   kpi.sketch_agg(t.response_s)
 	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'turns') r
-	  JOIN kpi.turns t ON t.shop_id = r.shop_id AND t.agent_id = r.agent_id
-					  AND t.day BETWEEN r.first_day AND r.last_day
+	 CROSS JOIN LATERAL (
+			SELECT t.* FROM kpi.turns t
+			 WHERE t.shop_id = r.shop_id AND t.agent_id = r.agent_id
+			   AND t.day BETWEEN r.first_day AND r.last_day %1$s) t
 	 GROUP BY t.shop_id, t.agent_id, t.day
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET turns = excluded.turns,
@@ -300,9 +339,10 @@ BEGIN
 		   first_answered = excluded.first_answered,
 		   first_response_sla_hits = excluded.first_response_sla_hits,
 		   first_response_us = excluded.first_response_us,
-		   response_sketch = excluded.response_sketch;
+		   response_sketch = excluded.response_sketch$sql$, kpi.refresh_fence('turns'));
 
 	-- Conversations, resolution, first-contact resolution and inquiries (day opened).
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, conversations, closed_conversations,
 		handle_us, resolved_conversations, resolution_us, fcr_conversations, inquiries)
 	SELECT c.shop_id, c.agent_id, c.day,
@@ -319,8 +359,10 @@ BEGIN
 		   count(DISTINCT c.customer_id)
 	  FROM (SELECT c.*, (c.opened_at AT TIME ZONE z.timezone)::date AS day, r.first_day, r.last_day
 			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'conversations') r
-			  JOIN kpi.conversations c ON c.shop_id = r.shop_id AND c.agent_id = r.agent_id
-									  AND c.opened_at >= r.lo AND c.opened_at < r.hi
+			 CROSS JOIN LATERAL (
+					SELECT c.* FROM kpi.conversations c
+					 WHERE c.shop_id = r.shop_id AND c.agent_id = r.agent_id
+					   AND c.opened_at >= r.lo AND c.opened_at < r.hi %1$s) c
 			  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id) c
 	 WHERE c.day BETWEEN c.first_day AND c.last_day
 	 GROUP BY c.shop_id, c.agent_id, c.day
@@ -331,9 +373,24 @@ BEGIN
 		   resolved_conversations = excluded.resolved_conversations,
 		   resolution_us = excluded.resolution_us,
 		   fcr_conversations = excluded.fcr_conversations,
-		   inquiries = excluded.inquiries;
+		   inquiries = excluded.inquiries$sql$, kpi.refresh_fence('conversations'));
+
+	-- First-contact resolution of unchanged conversations whose return visit came, went or
+	-- moved (pg_temp.refresh_fcr, incremental only): adjusted by the difference, unless their
+	-- cell was recomputed just above.
+	UPDATE kpi.agent_days d
+	   SET fcr_conversations = d.fcr_conversations + f.delta
+	  FROM (SELECT x.shop_id, x.agent_id, x.day, sum(x.delta) AS delta
+			  FROM pg_temp.refresh_fcr x
+			 GROUP BY 1, 2, 3
+			HAVING sum(x.delta) <> 0) f
+	 WHERE d.shop_id = f.shop_id AND d.agent_id = f.agent_id AND d.day = f.day
+	   AND NOT EXISTS (SELECT FROM pg_temp.refresh_ranges r
+					    WHERE r.grp = 'conversations' AND r.shop_id = f.shop_id
+						  AND r.agent_id = f.agent_id AND f.day BETWEEN r.first_day AND r.last_day);
 
 	-- Conversion: attributed orders on the day their conversation opened.
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, ordering_customers, paying_customers,
 		attributed_orders, attributed_paid_orders, paid_amount, paid_items)
 	SELECT a.shop_id, a.agent_id, a.day,
@@ -344,9 +401,11 @@ BEGIN
 		   coalesce(sum(o.amount) FILTER (WHERE o.paid_at IS NOT NULL), 0),
 		   coalesce(sum(o.items) FILTER (WHERE o.paid_at IS NOT NULL), 0)
 	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'conversion') r
-	  JOIN kpi.order_attribution a ON a.shop_id = r.shop_id AND a.agent_id = r.agent_id
-								  AND a.day BETWEEN r.first_day AND r.last_day
-	  JOIN kpi.orders o ON o.order_id = a.order_id
+	 CROSS JOIN LATERAL (
+			SELECT a.* FROM kpi.order_attribution a
+			 WHERE a.shop_id = r.shop_id AND a.agent_id = r.agent_id
+			   AND a.day BETWEEN r.first_day AND r.last_day %1$s) a
+	 CROSS JOIN LATERAL (SELECT o.* FROM kpi.orders o WHERE o.order_id = a.order_id %1$s) o
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET ordering_customers = excluded.ordering_customers,
@@ -354,62 +413,80 @@ BEGIN
 		   attributed_orders = excluded.attributed_orders,
 		   attributed_paid_orders = excluded.attributed_paid_orders,
 		   paid_amount = excluded.paid_amount,
-		   paid_items = excluded.paid_items;
+		   paid_items = excluded.paid_items$sql$, kpi.refresh_fence('conversion'));
 
 	-- Sales quality: refunds on attributed orders by the day requested, attributed orders by
-	-- the day paid.
+	-- the day paid. Orders and refunds carry no agent, so they are read per shop window (the
+	-- union of the shop's ranges) and then matched to the ranges of their credited agent.
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, sales_refunds, sales_paid_orders)
 	SELECT x.shop_id, x.agent_id, x.day, sum(x.refunds), sum(x.paid)
 	  FROM (SELECT a.shop_id, a.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
-				   r.first_day, r.last_day, 1 AS refunds, 0 AS paid
-			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'sales') r
-			  JOIN kpi.refunds e ON e.shop_id = r.shop_id
-								AND e.requested_at >= r.lo AND e.requested_at < r.hi
-			  JOIN kpi.order_attribution a ON a.order_id = e.order_id AND a.agent_id = r.agent_id
+				   1 AS refunds, 0 AS paid
+			  FROM (SELECT * FROM pg_temp.refresh_windows WHERE grp = 'sales') w
+			 CROSS JOIN LATERAL (
+					SELECT e.shop_id, e.order_id, e.requested_at FROM kpi.refunds e
+					 WHERE e.shop_id = w.shop_id
+					   AND e.requested_at >= w.lo AND e.requested_at < w.hi %1$s) e
+			 CROSS JOIN LATERAL (
+					SELECT a.* FROM kpi.order_attribution a WHERE a.order_id = e.order_id %1$s) a
 			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
 			UNION ALL
-			SELECT a.shop_id, a.agent_id, (o.paid_at AT TIME ZONE z.timezone)::date,
-				   r.first_day, r.last_day, 0, 1
-			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'sales') r
-			  JOIN kpi.orders o ON o.shop_id = r.shop_id AND o.paid_at >= r.lo AND o.paid_at < r.hi
-			  JOIN kpi.order_attribution a ON a.order_id = o.order_id AND a.agent_id = r.agent_id
+			SELECT a.shop_id, a.agent_id, (o.paid_at AT TIME ZONE z.timezone)::date, 0, 1
+			  FROM (SELECT * FROM pg_temp.refresh_windows WHERE grp = 'sales') w
+			 CROSS JOIN LATERAL (
+					SELECT o.shop_id, o.order_id, o.paid_at FROM kpi.orders o
+					 WHERE o.shop_id = w.shop_id AND o.paid_at >= w.lo AND o.paid_at < w.hi %1$s) o
+			 CROSS JOIN LATERAL (
+					SELECT a.* FROM kpi.order_attribution a WHERE a.order_id = o.order_id %1$s) a
 			  JOIN kpi.shop_zones z ON z.shop_id = o.shop_id) x
-	 WHERE x.day BETWEEN x.first_day AND x.last_day
+	  JOIN pg_temp.refresh_ranges r ON r.grp = 'sales' AND r.shop_id = x.shop_id
+								   AND r.agent_id = x.agent_id
+								   AND x.day BETWEEN r.first_day AND r.last_day
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET sales_refunds = excluded.sales_refunds,
-		   sales_paid_orders = excluded.sales_paid_orders;
+		   sales_paid_orders = excluded.sales_paid_orders$sql$, kpi.refresh_fence('sales'));
 
-	-- After-sale handling: requests by the day requested, completions by the day completed.
+	-- After-sale handling: requests by the day requested, completions by the day completed
+	-- (read per shop window as above: the refund indexes lead with the shop, not the agent).
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, handled_refunds, handled_disputes,
 		completed_refunds, merchant_completed_refunds, completion_us)
 	SELECT x.shop_id, x.agent_id, x.day, sum(x.requested), sum(x.disputed), sum(x.completed),
 		   sum(x.merchant), sum(x.completion_us)
 	  FROM (SELECT e.shop_id, e.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
-				   r.first_day, r.last_day, 1 AS requested, e.disputed::int AS disputed,
+				   1 AS requested, e.disputed::int AS disputed,
 				   0 AS completed, 0 AS merchant, 0::bigint AS completion_us
-			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'handling') r
-			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
-								AND e.requested_at >= r.lo AND e.requested_at < r.hi
+			  FROM (SELECT * FROM pg_temp.refresh_windows WHERE grp = 'handling') w
+			 CROSS JOIN LATERAL (
+					SELECT e.* FROM kpi.refunds e
+					 WHERE e.shop_id = w.shop_id
+					   AND e.requested_at >= w.lo AND e.requested_at < w.hi %1$s) e
 			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
 			UNION ALL
 			SELECT e.shop_id, e.agent_id, (e.completed_at AT TIME ZONE z.timezone)::date,
-				   r.first_day, r.last_day, 0, 0, 1, (e.completed_by = 'merchant')::int,
+				   0, 0, 1, (e.completed_by = 'merchant')::int,
 				   kpi.microseconds(e.completed_at - e.requested_at)
-			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'handling') r
-			  JOIN kpi.refunds e ON e.shop_id = r.shop_id AND e.agent_id = r.agent_id
-								AND e.completed_at >= r.lo AND e.completed_at < r.hi
+			  FROM (SELECT * FROM pg_temp.refresh_windows WHERE grp = 'handling') w
+			 CROSS JOIN LATERAL (
+					SELECT e.* FROM kpi.refunds e
+					 WHERE e.shop_id = w.shop_id
+					   AND e.completed_at >= w.lo AND e.completed_at < w.hi %1$s) e
 			  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id) x
-	 WHERE x.day BETWEEN x.first_day AND x.last_day
+	  JOIN pg_temp.refresh_ranges r ON r.grp = 'handling' AND r.shop_id = x.shop_id
+								   AND r.agent_id = x.agent_id
+								   AND x.day BETWEEN r.first_day AND r.last_day
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET handled_refunds = excluded.handled_refunds,
 		   handled_disputes = excluded.handled_disputes,
 		   completed_refunds = excluded.completed_refunds,
 		   merchant_completed_refunds = excluded.merchant_completed_refunds,
-		   completion_us = excluded.completion_us;
+		   completion_us = excluded.completion_us$sql$, kpi.refresh_fence('handling'));
 
 	-- Complaints and ratings charged to the agent (day filed or rated).
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, complaints, csat_ratings,
 		csat_positive, csat_score_sum, review_ratings, review_positive, review_score_sum,
 		dsr_ratings, dsr_score_sum)
@@ -424,8 +501,10 @@ BEGIN
 		   count(*) FILTER (WHERE f.kind = 'dsr_service'),
 		   coalesce(sum(f.score) FILTER (WHERE f.kind = 'dsr_service'), 0)
 	  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'feedback') r
-	  JOIN kpi.feedback_charges f ON f.shop_id = r.shop_id AND f.agent_id = r.agent_id
-								 AND f.day BETWEEN r.first_day AND r.last_day
+	 CROSS JOIN LATERAL (
+			SELECT f.* FROM kpi.feedback_charges f
+			 WHERE f.shop_id = r.shop_id AND f.agent_id = r.agent_id
+			   AND f.day BETWEEN r.first_day AND r.last_day %1$s) f
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET complaints = excluded.complaints,
@@ -436,18 +515,21 @@ BEGIN
 		   review_positive = excluded.review_positive,
 		   review_score_sum = excluded.review_score_sum,
 		   dsr_ratings = excluded.dsr_ratings,
-		   dsr_score_sum = excluded.dsr_score_sum;
+		   dsr_score_sum = excluded.dsr_score_sum$sql$, kpi.refresh_fence('feedback'));
 
 	-- Online time: the union of the agent's sessions in the shop, cut at the shop's midnights.
 	-- Only sessions that reach into the range matter to its days.
+	EXECUTE format($sql$
 	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, online_us)
 	SELECT u.shop_id, u.agent_id, p.day,
 		   sum(kpi.microseconds(least(upper(u.online), p.day_end) - greatest(lower(u.online), p.day_start)))
 	  FROM (SELECT r.shop_id, r.agent_id, r.first_day, r.last_day,
 				   unnest(range_agg(s.online)) AS online
 			  FROM (SELECT * FROM pg_temp.refresh_ranges WHERE grp = 'online') r
-			  JOIN kpi.agent_sessions s ON s.shop_id = r.shop_id AND s.agent_id = r.agent_id
-									   AND s.online && tstzrange(r.lo, r.hi)
+			 CROSS JOIN LATERAL (
+					SELECT s.online FROM kpi.agent_sessions s
+					 WHERE s.shop_id = r.shop_id AND s.agent_id = r.agent_id
+					   AND s.online && tstzrange(r.lo, r.hi) %1$s) s
 			 GROUP BY 1, 2, 3, 4) u
 	  JOIN kpi.shop_zones z ON z.shop_id = u.shop_id
 	 CROSS JOIN LATERAL (
@@ -461,7 +543,7 @@ BEGIN
 	   AND p.day BETWEEN u.first_day AND u.last_day
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
-	   SET online_us = excluded.online_us;
+	   SET online_us = excluded.online_us$sql$, kpi.refresh_fence('online'));
 
 	-- A cell whose every group is empty has no facts left: a full rebuild would have no row.
 	IF NOT rebuild THEN
@@ -745,12 +827,15 @@ BEGIN
 						 GROUP BY g.conversation_id
 						HAVING count(*) = 1
 							OR count(DISTINCT (g.shop_id, g.customer_id, g.opened_at, g.agent_id)) > 1)) c
-		  JOIN kpi.orders o ON o.shop_id = c.shop_id AND o.customer_id = c.customer_id
-						   AND o.placed_at >= c.opened_at
-						   AND o.placed_at - (SELECT st.attribution_window FROM kpi.settings st) <= c.opened_at;
+		 CROSS JOIN LATERAL (
+				SELECT o.order_id FROM kpi.orders o
+				 WHERE o.shop_id = c.shop_id AND o.customer_id = c.customer_id
+				   AND o.placed_at >= c.opened_at
+				   AND o.placed_at - (SELECT st.attribution_window FROM kpi.settings st) <= c.opened_at
+				OFFSET 0) o;
 		INSERT INTO pg_temp.refresh_old_attribution
 		SELECT a.* FROM kpi.order_attribution a
-		 WHERE a.order_id IN (SELECT r.order_id FROM pg_temp.refresh_orders r);
+		 WHERE a.order_id = ANY (ARRAY(SELECT r.order_id FROM pg_temp.refresh_orders r));
 	END IF;
 	ANALYZE pg_temp.refresh_orders;
 	n := kpi.refresh_order_attribution(rebuild);
@@ -763,7 +848,8 @@ BEGIN
 		SELECT r.order_id
 		  FROM pg_temp.refresh_orders r
 		  LEFT JOIN pg_temp.refresh_old_attribution b ON b.order_id = r.order_id
-		  LEFT JOIN kpi.order_attribution a ON a.order_id = r.order_id
+		  LEFT JOIN LATERAL (SELECT a.* FROM kpi.order_attribution a
+							  WHERE a.order_id = r.order_id OFFSET 0) a ON true
 		 WHERE (b.conversation_id, b.agent_id, b.day, b.shop_id) IS DISTINCT FROM
 			   (a.conversation_id, a.agent_id, a.day, a.shop_id);
 		INSERT INTO pg_temp.refresh_cells
@@ -772,7 +858,7 @@ BEGIN
 				 WHERE b.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)
 				UNION ALL
 				SELECT a.* FROM kpi.order_attribution a
-				 WHERE a.order_id IN (SELECT m.order_id FROM pg_temp.refresh_moved_orders m)) a
+				 WHERE a.order_id = ANY (ARRAY(SELECT m.order_id FROM pg_temp.refresh_moved_orders m))) a
 		  JOIN kpi.shop_zones z ON z.shop_id = a.shop_id
 		 CROSS JOIN LATERAL (
 				SELECT 'conversion' AS grp, a.day
@@ -813,8 +899,8 @@ BEGIN
 					 GROUP BY g.conversation_id
 					HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.agent_id)) > 1)),
 		recredited AS (
-			SELECT o.shop_id, o.order_id FROM pg_temp.refresh_moved_orders m
-			  JOIN kpi.orders o ON o.order_id = m.order_id)
+			SELECT o.shop_id, o.order_id FROM kpi.orders o
+			 WHERE o.order_id = ANY (ARRAY(SELECT m.order_id FROM pg_temp.refresh_moved_orders m)))
 		INSERT INTO pg_temp.refresh_feedback
 		SELECT 'complaint', x.complaint_id FROM pg_temp.refresh_log_complaints x
 		UNION
@@ -822,19 +908,23 @@ BEGIN
 		UNION
 		SELECT 'complaint', x.complaint_id
 		  FROM recharged c
-		  JOIN kpi.complaints x ON x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id
+		 CROSS JOIN LATERAL (SELECT x.complaint_id FROM kpi.complaints x
+							  WHERE x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id OFFSET 0) x
 		UNION
 		SELECT 'rating', x.rating_id
 		  FROM recharged c
-		  JOIN kpi.ratings x ON x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id
+		 CROSS JOIN LATERAL (SELECT x.rating_id FROM kpi.ratings x
+							  WHERE x.shop_id = c.shop_id AND x.conversation_id = c.conversation_id OFFSET 0) x
 		UNION
 		SELECT 'complaint', x.complaint_id
 		  FROM recredited o
-		  JOIN kpi.complaints x ON x.shop_id = o.shop_id AND x.order_id = o.order_id
+		 CROSS JOIN LATERAL (SELECT x.complaint_id FROM kpi.complaints x
+							  WHERE x.shop_id = o.shop_id AND x.order_id = o.order_id OFFSET 0) x
 		UNION
 		SELECT 'rating', x.rating_id
 		  FROM recredited o
-		  JOIN kpi.ratings x ON x.shop_id = o.shop_id AND x.order_id = o.order_id;
+		 CROSS JOIN LATERAL (SELECT x.rating_id FROM kpi.ratings x
+							  WHERE x.shop_id = o.shop_id AND x.order_id = o.order_id OFFSET 0) x;
 	END IF;
 	ANALYZE pg_temp.refresh_feedback;
 	n := kpi.refresh_feedback_charges(rebuild);
@@ -867,30 +957,6 @@ BEGIN
 		SELECT 'conversations', c.shop_id, c.agent_id, (c.opened_at AT TIME ZONE z.timezone)::date
 		  FROM pg_temp.refresh_log_conversations c
 		  JOIN kpi.shop_zones z ON z.shop_id = c.shop_id
-		UNION
-		-- and the earlier conversations of the customer whose first-contact resolution they
-		-- decide: those resolved within fcr_window before it, unless another conversation that
-		-- did not change falls in that window too (then it was and stays unresolved at first contact)
-		SELECT 'conversations', e.shop_id, e.agent_id, (e.opened_at AT TIME ZONE z.timezone)::date
-		  FROM (SELECT c.* FROM pg_temp.refresh_log_conversations c
-				 WHERE c.conversation_id IN (
-						SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
-						 GROUP BY g.conversation_id
-						HAVING count(*) = 1 OR count(DISTINCT (g.shop_id, g.customer_id, g.opened_at)) > 1)) c
-		  JOIN kpi.conversations e ON e.shop_id = c.shop_id AND e.customer_id = c.customer_id
-								  AND e.resolved_at < c.opened_at
-								  AND e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st) >= c.opened_at
-		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
-		  -- (a lateral probe per conversation, through the customer index)
-		  LEFT JOIN LATERAL (
-				SELECT true AS found FROM kpi.conversations u
-				 WHERE u.shop_id = e.shop_id AND u.customer_id = e.customer_id
-				   AND u.opened_at > e.resolved_at
-				   AND u.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)
-				   AND NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
-									WHERE l.conversation_id = u.conversation_id)
-				 LIMIT 1) u ON true
-		 WHERE u.found IS NULL
 		UNION
 		-- refunds: the handling agent on the day requested, if the request changed ...
 		SELECT 'handling', x.shop_id, x.agent_id, (x.requested_at AT TIME ZONE z.timezone)::date
@@ -956,7 +1022,64 @@ BEGIN
 				HAVING count(*) = 1
 					OR count(DISTINCT (g.shop_id, g.requested_at, g.completed_at, g.completed_by)) > 1);
 		PERFORM kpi.refresh_cells_to_ranges();
+
+		-- The earlier conversations of a customer whose first-contact resolution a changed
+		-- conversation decides: those resolved within fcr_window before it opened (or opens).
+		-- If another conversation that did not change falls in that window too, it was and
+		-- stays unresolved at first contact. Otherwise only the changed conversations decide
+		-- it, and the facts built from their old versions are corrected by the difference
+		-- (+1 or -1) instead of recomputing the whole cell. One that changed itself is redone
+		-- with its own cells above.
+		INSERT INTO pg_temp.refresh_fcr (shop_id, agent_id, day, delta)
+		SELECT e.shop_id, e.agent_id, (e.opened_at AT TIME ZONE z.timezone)::date,
+			   (NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
+							 WHERE l.is_new AND l.shop_id = e.shop_id AND l.customer_id = e.customer_id
+							   AND l.opened_at > e.resolved_at
+							   AND l.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)))::int
+			 - (NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
+							 WHERE NOT l.is_new AND l.shop_id = e.shop_id AND l.customer_id = e.customer_id
+							   AND l.opened_at > e.resolved_at
+							   AND l.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)))::int
+		  FROM (SELECT DISTINCT e.conversation_id, e.shop_id, e.agent_id, e.customer_id,
+						e.opened_at, e.resolved_at
+				  FROM (SELECT c.* FROM pg_temp.refresh_log_conversations c
+						 WHERE c.conversation_id IN (
+								SELECT g.conversation_id FROM pg_temp.refresh_log_conversations g
+								 GROUP BY g.conversation_id
+								HAVING count(*) = 1
+									OR count(DISTINCT (g.shop_id, g.customer_id, g.opened_at)) > 1)) c
+				 CROSS JOIN LATERAL (
+						SELECT e.* FROM kpi.conversations e
+						 WHERE e.shop_id = c.shop_id AND e.customer_id = c.customer_id
+						   AND e.resolved_at < c.opened_at
+						   AND e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st) >= c.opened_at
+						OFFSET 0) e
+				 WHERE e.agent_id IS NOT NULL
+				   AND NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
+									WHERE l.conversation_id = e.conversation_id)) e
+		  JOIN kpi.shop_zones z ON z.shop_id = e.shop_id
+		 WHERE NOT EXISTS (
+				SELECT FROM kpi.conversations u
+				 WHERE u.shop_id = e.shop_id AND u.customer_id = e.customer_id
+				   AND u.opened_at > e.resolved_at
+				   AND u.opened_at <= e.resolved_at + (SELECT st.fcr_window FROM kpi.settings st)
+				   AND NOT EXISTS (SELECT FROM pg_temp.refresh_log_conversations l
+									WHERE l.conversation_id = u.conversation_id));
+		ANALYZE pg_temp.refresh_fcr;
 	END IF;
+	-- The shop windows: per group and shop, the union of the ranges' instants, for the
+	-- sources read by shop rather than by agent (orders and refunds).
+	INSERT INTO pg_temp.refresh_windows (grp, shop_id, lo, hi)
+	SELECT w.grp, w.shop_id, min(w.lo), max(w.hi)
+	  FROM (SELECT v.*, count(*) FILTER (WHERE v.starts) OVER (PARTITION BY v.grp, v.shop_id ORDER BY v.lo, v.hi) AS island
+			  FROM (SELECT r.grp, r.shop_id, r.lo, r.hi,
+						   r.lo > max(r.hi) OVER (PARTITION BY r.grp, r.shop_id ORDER BY r.lo, r.hi
+												 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+						   IS NOT FALSE AS starts
+					  FROM pg_temp.refresh_ranges r
+					 WHERE r.grp IN ('sales', 'handling')) v) w
+	 GROUP BY w.grp, w.shop_id, w.island;
+	ANALYZE pg_temp.refresh_windows;
 	ANALYZE pg_temp.refresh_ranges;
 	ANALYZE pg_temp.refresh_shop_ranges;
 	SELECT count(DISTINCT (c.shop_id, c.agent_id, c.day)) INTO k
