@@ -4,16 +4,21 @@
 #   make test    the same set-up, then pg_regress (sql/ + expected/) and pgTAP (test/)
 #   make bench   benchmarks on a throwaway cluster (SCALE=2M by default, SCALE=10M for the big run)
 #
-# The install script sql/kpi--$(EXTVERSION).sql is assembled from the ordered parts in
-# sql/parts/, so each building block keeps its SQL beside the others in one obvious place.
+# The install script of the version in development, sql/kpi--$(EXTVERSION).sql, is assembled from
+# the ordered parts in sql/parts/, so each building block keeps its SQL beside the others in one
+# obvious place. Shipped versions are frozen: their install script sql/kpi--<version>.sql is
+# committed as it shipped and never edited, and each later version has an upgrade script
+# sql/kpi--<old>--<new>.sql (test/upgrade.t steps through them all).
 
 EXTENSION  = kpi
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
+SHIPPED    = 0.1.0
 
 MODULE_big = kpi
 OBJS       = src/kpi.o src/calendar.o src/proportion.o src/sketch.o src/turns.o
 
 DATA_built = sql/kpi--$(EXTVERSION).sql
+DATA       = $(foreach v,$(SHIPPED),sql/kpi--$(v).sql) $(sort $(wildcard sql/kpi--*--*.sql))
 SQL_PARTS  = $(sort $(wildcard sql/parts/*.sql))
 
 # pg_regress tests: every sql/<name>.sql except the install scripts.
@@ -40,7 +45,7 @@ endif
 sql/kpi--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $(SQL_PARTS) > $@
 
-.PHONY: deps demo test bench
+.PHONY: deps demo test bench fuzz
 
 deps:
 	test/deps.sh
@@ -59,6 +64,15 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	test/cluster.sh bench/run.sh $(SCALE)
+
+# The long fuzz run: test/fuzz.sql with every iteration count multiplied by FUZZ_SCALE and
+# mutations drawn from FUZZ_SEED (a number between -1 and 1).
+FUZZ_SCALE ?= 50
+FUZZ_SEED  ?= 0.1717
+fuzz: deps
+	$(MAKE) all
+	$(MAKE) install
+	PGOPTIONS="-c kpi_fuzz.scale=$(FUZZ_SCALE) -c kpi_fuzz.seed=$(FUZZ_SEED)" test/cluster.sh test/fuzz.sh
 
 .PHONY: valgrind
 valgrind: deps

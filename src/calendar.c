@@ -1125,6 +1125,22 @@ kpi_business_hours_send(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(kpi_business_hours_recv);
 
+/*
+ * Refuse binary input that ends before the next field of n bytes.  pq_getmsg*
+ * would say "insufficient data left in message" with a protocol-violation code,
+ * which names neither the type nor what is wrong.
+ */
+static void
+bh_recv_need(StringInfo msg, int n)
+{
+	if (msg->len - msg->cursor < n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("kpi.business_hours binary value is truncated"),
+				 errdetail("The value ends after %d bytes, inside the field that starts at byte %d.",
+						   msg->len, msg->cursor)));
+}
+
 /* Binary form to kpi.business_hours; refuses anything not canonical. */
 Datum
 kpi_business_hours_recv(PG_FUNCTION_ARGS)
@@ -1140,19 +1156,23 @@ kpi_business_hours_recv(PG_FUNCTION_ARGS)
 	int			i;
 	BusinessHours *bh;
 
+	bh_recv_need(msg, 1);
 	version = pq_getmsgbyte(msg);
 	if (version != BH_FORMAT_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported business hours format version %d", version),
 				 errdetail("This build of kpi reads version %d.", BH_FORMAT_VERSION)));
+	bh_recv_need(msg, 1);
 	tzlen = pq_getmsgbyte(msg);
 	if (tzlen == 0 || tzlen >= TZ_STRLEN_MAX)
 		bh_corrupt("The time zone name length is out of range.");
+	bh_recv_need(msg, tzlen + 2);
 	tzname = pq_getmsgbytes(msg, tzlen);
 	nspans = (uint16) pq_getmsgint(msg, 2);
 	if (nspans > BH_MINUTES_PER_WEEK / 2)
 		bh_corrupt("There are more working spans than a week can hold.");
+	bh_recv_need(msg, 4 * nspans + 4);
 	spans = palloc(sizeof(int32) * 2 * (nspans + 1));
 	for (i = 0; i < 2 * nspans; i++)
 		spans[i] = (uint16) pq_getmsgint(msg, 2);
@@ -1162,7 +1182,11 @@ kpi_business_hours_recv(PG_FUNCTION_ARGS)
 	hols = palloc(sizeof(int32) * 2 * (nhols + 1));
 	for (i = 0; i < 2 * nhols; i++)
 		hols[i] = (int32) pq_getmsgint(msg, 4);
-	pq_getmsgend(msg);
+	if (msg->cursor != msg->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("kpi.business_hours binary value is followed by extra bytes"),
+				 errdetail("The value ends at byte %d of %d.", msg->cursor, msg->len)));
 
 	bh = bh_build(spans, nspans, hols, nhols, tzname, tzlen);
 	bh_validate(bh, VARSIZE(bh));

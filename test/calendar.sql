@@ -9,7 +9,7 @@ SET client_encoding = 'UTF8';
 SET client_min_messages = warning;
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(202);
+SELECT plan(204);
 
 CREATE FUNCTION pg_temp.canon(t text) RETURNS text LANGUAGE sql AS $$ SELECT t::kpi.business_hours::text $$;
 CREATE FUNCTION pg_temp.bs(f timestamptz, t timestamptz, h text) RETURNS float8 LANGUAGE sql
@@ -262,10 +262,12 @@ SELECT is(pg_temp.recv_error(x), y, 'receive refuses: ' || y)
 	('\x01035554430001021c043800000001fff4dbf8fff4dbf8', '22P03 invalid business hours value: A holiday lies outside the years 0001 to 9999.'),
 	('\x01035554430001021c0438ffffffff', '22P03 invalid business hours value: The holiday count does not match the data.'),
 	('\x01035554430001021c043800000002000025190000251900', '22P03 invalid business hours value: The holiday count does not match the data.'),
-	('\x01035554430001021c0438000000010000251900002519ff', '08P01 invalid message format'),
+	('\x01035554430001021c0438000000010000251900002519ff', '22P03 kpi.business_hours binary value is followed by extra bytes: The value ends at byte 23 of 24.'),
 	('\x01035554430001021c04380000000100002519', '22P03 invalid business hours value: The holiday count does not match the data.'),
-	('\x0103555443', '08P01 insufficient data left in message'),
-	('\x', '08P01 no data left in message')) v(x, y);
+	('\x0103555443', '22P03 kpi.business_hours binary value is truncated: The value ends after 5 bytes, inside the field that starts at byte 2.'),
+	('\x0103555443000100', '22P03 kpi.business_hours binary value is truncated: The value ends after 8 bytes, inside the field that starts at byte 7.'),
+	('\x01', '22P03 kpi.business_hours binary value is truncated: The value ends after 1 bytes, inside the field that starts at byte 1.'),
+	('\x', '22P03 kpi.business_hours binary value is truncated: The value ends after 0 bytes, inside the field that starts at byte 0.')) v(x, y);
 
 -- ============================================================================================
 -- business_seconds: hand-computed values (2026-01-05 is a Monday)
