@@ -1,16 +1,31 @@
 -- kpi 0.1.0 -> 0.2.0.
 --
--- A faster incremental refresh: the first-contact resolution of conversations that did not
--- change is corrected by the difference their changed return visits make (+1 or -1) instead
--- of recomputing their cells, and the sources of a column group are probed per range when the
--- ranges are few (kpi.refresh_fence). The facts stay the same: test/upgrade.t compares an
--- upgraded database with a fresh install, object by object and fact by fact.
+-- A faster nightly refresh:
+-- - kpi.scorecard_history becomes a table kept up to date day by day (it was a materialized
+--   view recomputed whole): a refresh redoes only the snapshots whose windows hold a changed
+--   day of kpi.agent_days, and the new days. Its privileges are carried over, and it is filled
+--   at the end of this script, so readers see the same rows as before.
+-- - The first-contact resolution of conversations that did not change is corrected by the
+--   difference their changed return visits make (+1 or -1) instead of recomputing their cells,
+--   and the sources of a column group are probed per range when the ranges are few
+--   (kpi.refresh_fence).
+-- The facts stay the same: test/upgrade.t compares an upgraded database with a fresh install,
+-- object by object and fact by fact.
 --
--- Changed functions are dropped and created again (the functions of a refresh have no
--- dependent objects and keep PostgreSQL's default privileges).
+-- Changed functions are dropped and created again; the one with privileges of its own
+-- (kpi.refresh_scorecard_history, granted by kpi.grant_writer) gets them back.
 
 \echo Use "ALTER EXTENSION kpi UPDATE TO '0.2.0'" to load this file. \quit
 
+-- Privileges given since 0.1.0 was installed, restored at the end.
+SELECT pg_catalog.set_config('kpi.upgrade_history_acl',
+		coalesce((SELECT c.relacl::text FROM pg_catalog.pg_class c
+				   WHERE c.oid = 'kpi.scorecard_history'::regclass), ''), true),
+	   pg_catalog.set_config('kpi.upgrade_refresh_history_acl',
+		coalesce((SELECT p.proacl::text FROM pg_catalog.pg_proc p
+				   WHERE p.oid = 'kpi.refresh_scorecard_history()'::regprocedure), ''), true);
+
+-- The refresh -------------------------------------------------------------------------------------
 DROP FUNCTION kpi.refresh_drop_work_tables;
 CREATE FUNCTION kpi.refresh_drop_work_tables() RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
@@ -488,6 +503,83 @@ $$;
 COMMENT ON FUNCTION kpi.refresh_agent_days(boolean) IS
 	'refresh step: recompute the kpi.agent_days cells of pg_temp.refresh_ranges (internal)';
 
+DROP FUNCTION kpi.refresh;
+CREATE FUNCTION kpi.refresh(full boolean DEFAULT false, history boolean DEFAULT true)
+	RETURNS TABLE (step text, mode text, recomputed bigint, rows bigint, seconds double precision,
+				   detail text)
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+	SET TimeZone = 'UTC'
+AS $$
+DECLARE
+	started timestamptz;
+	n bigint;
+	logged bigint := 0;
+	reason text;
+BEGIN
+	-- One refresh at a time: a second one waits here; readers keep reading the old facts
+	-- until this transaction commits.
+	LOCK TABLE kpi.agent_days IN SHARE ROW EXCLUSIVE MODE;
+	started := clock_timestamp();
+	PERFORM kpi.refresh_work_tables();
+
+	-- Consume the change logs. A change committed after these deletes stays in the log for
+	-- the next refresh (which may redo a cell this one already got right: that is harmless).
+	WITH x AS (DELETE FROM kpi.changes_full RETURNING changes_full.reason)
+	SELECT string_agg(DISTINCT x.reason, ', ') INTO reason FROM x;
+	IF refresh.full THEN
+		reason := coalesce(reason, 'requested');
+	END IF;
+	WITH x AS (DELETE FROM kpi.changes_messages RETURNING conversation_id)
+	INSERT INTO pg_temp.refresh_conversations SELECT DISTINCT conversation_id FROM x;
+	GET DIAGNOSTICS n = ROW_COUNT; logged := logged + n;
+	logged := logged + kpi.refresh_consume('conversations', 'refresh_log_conversations', '{conversation_id}');
+	logged := logged + kpi.refresh_consume('orders', 'refresh_log_orders', '{order_id}');
+	logged := logged + kpi.refresh_consume('refunds', 'refresh_log_refunds', '{refund_id}');
+	logged := logged + kpi.refresh_consume('complaints', 'refresh_log_complaints', '{complaint_id}');
+	logged := logged + kpi.refresh_consume('ratings', 'refresh_log_ratings', '{rating_id}');
+	logged := logged + kpi.refresh_consume('agent_sessions', 'refresh_log_sessions', '{shop_id,agent_id,online}');
+	-- Agents whose business hours changed: re-time every turn they answered.
+	WITH x AS (DELETE FROM kpi.changes_agents RETURNING agent_id)
+	INSERT INTO pg_temp.refresh_conversations
+	SELECT DISTINCT t.conversation_id
+	  FROM kpi.turns t
+	 WHERE t.answered AND t.agent_id IN (SELECT agent_id FROM x)
+	ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT; logged := logged + n;
+
+	IF reason IS NOT NULL THEN
+		RETURN QUERY SELECT 'changes'::text, 'full'::text, NULL::bigint, logged,
+							extract(epoch FROM clock_timestamp() - started)::double precision, reason;
+		RETURN QUERY SELECT * FROM kpi.refresh_run(true);
+	ELSE
+		RETURN QUERY SELECT 'changes'::text, 'incremental'::text, NULL::bigint, logged,
+							extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+		RETURN QUERY SELECT * FROM kpi.refresh_run(false);
+	END IF;
+	PERFORM kpi.refresh_drop_work_tables();
+
+	-- The scorecards' daily snapshots (50_scorecards.sql): the days whose windows hold a
+	-- changed day of the facts, and the new ones. A caller that refreshes the facts several
+	-- times a day may leave them to a later call (history => false): the changes wait in
+	-- kpi.changes_agent_days.
+	IF NOT refresh.history THEN
+		RETURN;
+	END IF;
+	started := clock_timestamp();
+	n := kpi.refresh_scorecard_history();
+	RETURN QUERY SELECT 'scorecard_history'::text,
+						CASE WHEN reason IS NULL THEN 'incremental' ELSE 'full' END,
+						current_setting('kpi.history_days_recomputed', true)::bigint, n,
+						extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
+END
+$$;
+COMMENT ON FUNCTION kpi.refresh(boolean, boolean) IS
+	'derive kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days and kpi.shop_days from '
+	'the base tables: by default only what changed since the last refresh, all of it with full => true '
+	'(or after a settings change); then, unless history => false, bring kpi.scorecard_history up to date; returns one row per step (events, '
+	'cells or snapshot days recomputed, rows, seconds)';
+
 DROP FUNCTION kpi.refresh_run;
 CREATE FUNCTION kpi.refresh_run(rebuild boolean)
 	RETURNS TABLE (step text, mode text, recomputed bigint, rows bigint, seconds double precision,
@@ -818,3 +910,188 @@ END
 $$;
 COMMENT ON FUNCTION kpi.refresh_run(boolean) IS
 	'refresh step: run the refresh steps over the change logs read by kpi.refresh() (internal)';
+
+CREATE FUNCTION kpi.log_changed_agent_days() RETURNS trigger
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO kpi.changes_agent_days SELECT DISTINCT n.day FROM new_rows n;
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO kpi.changes_agent_days
+		SELECT n.day FROM new_rows n UNION SELECT o.day FROM old_rows o;
+	ELSE
+		INSERT INTO kpi.changes_agent_days SELECT DISTINCT o.day FROM old_rows o;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION kpi.log_changed_agent_days() IS
+	'statement trigger on kpi.agent_days: log the days it changed for kpi.refresh_scorecard_history() (internal)';
+
+CREATE FUNCTION kpi.log_history_rescore() RETURNS trigger
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO kpi.changes_agent_days VALUES ('-infinity');
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION kpi.log_history_rescore() IS
+	'statement trigger on the agents and the scorecard configuration: every snapshot of kpi.scorecard_history must be '
+	'recomputed (internal)';
+
+DROP FUNCTION kpi.refresh_scorecard_history;
+CREATE FUNCTION kpi.refresh_scorecard_history() RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+	-- SECURITY DEFINER so that a writer's kpi.refresh() can rewrite the history, which no role
+	-- is granted to write, with the owner's view of the facts (as a materialized view's refresh
+	-- would have). It runs fixed statements. EXECUTE is revoked from PUBLIC and granted by
+	-- kpi.grant_writer.
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changed date[];
+	first_day date;
+	last_day date := current_date - 1;
+	ends date[];
+	n bigint;
+BEGIN
+	-- One history refresh at a time; readers keep reading.
+	LOCK TABLE kpi.scorecard_history IN SHARE ROW EXCLUSIVE MODE;
+	WITH x AS (DELETE FROM kpi.changes_agent_days RETURNING day)
+	SELECT array_agg(DISTINCT x.day) INTO changed FROM x;
+	SELECT min(d.day) INTO first_day FROM kpi.agent_days d;
+
+	-- The history runs from the first day of the facts to yesterday.
+	DELETE FROM kpi.scorecard_history h
+	 WHERE first_day IS NULL OR h.day < first_day OR h.day > last_day;
+	-- A snapshot reads its 28 days and the 28 before (the previous composite), so a changed
+	-- day d redoes the snapshots of d .. d + 55; a day without snapshots is new.
+	ends := ARRAY(
+		SELECT g.day::date
+		  FROM generate_series(first_day::timestamp, last_day::timestamp, interval '1 day') g(day)
+		 WHERE '-infinity' = ANY (changed)
+			OR EXISTS (SELECT FROM unnest(changed) c(day) WHERE c.day BETWEEN g.day::date - 55 AND g.day::date)
+			OR NOT EXISTS (SELECT FROM kpi.scorecard_history h WHERE h.day = g.day::date));
+	IF cardinality(ends) > 0 THEN
+		DELETE FROM kpi.scorecard_history h WHERE h.day = ANY (ends);
+		INSERT INTO kpi.scorecard_history
+		SELECT s.period_end, s.agent_id, s.login, s.team, s.scorecard, s.composite, s.coverage, s.grade,
+			   s.rank, s.team_rank, s.percentile, s.top30, s.prev_composite, s.composite_change
+		  FROM kpi.scorecard_snapshots(ends, 28, NULL) s;
+	END IF;
+	-- For kpi.refresh()'s report of what it did.
+	PERFORM set_config('kpi.history_days_recomputed', coalesce(cardinality(ends), 0)::text, true);
+	SELECT count(*) INTO n FROM kpi.scorecard_history;
+	RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION kpi.refresh_scorecard_history() FROM PUBLIC;
+COMMENT ON FUNCTION kpi.refresh_scorecard_history() IS
+	'bring kpi.scorecard_history up to date: recompute the days whose windows hold a change of kpi.agent_days (every '
+	'day after an edit of the agents or the scorecard configuration) and the new days up to yesterday, drop days '
+	'outside the facts; returns the rows of the history';
+
+-- The scorecard history: a table, its change log and the triggers that feed it ---------------------
+DROP MATERIALIZED VIEW kpi.scorecard_history;
+CREATE TABLE kpi.scorecard_history (
+	day date NOT NULL,
+	agent_id int NOT NULL,
+	login text,
+	team text,
+	scorecard text,
+	composite numeric,
+	coverage numeric,
+	grade text,
+	rank bigint,
+	team_rank bigint,
+	percentile numeric,
+	top30 boolean,
+	prev_composite numeric,
+	composite_change numeric,
+	CONSTRAINT scorecard_history_day_agent PRIMARY KEY (day, agent_id)
+);
+DO $$
+DECLARE
+	rel text;
+BEGIN
+	FOREACH rel IN ARRAY ARRAY['kpi.scorecard_history'] LOOP
+		EXECUTE format($c$
+			COMMENT ON COLUMN %1$s.agent_id IS 'the agent (kpi.agents)';
+			COMMENT ON COLUMN %1$s.login IS 'the agent''s login';
+			COMMENT ON COLUMN %1$s.team IS 'the agent''s team';
+			COMMENT ON COLUMN %1$s.scorecard IS 'the scorecard named like the agent''s role';
+			COMMENT ON COLUMN %1$s.composite IS 'sum of weight x score / sum of weight over the items with a value (0..100); NULL without any value';
+			COMMENT ON COLUMN %1$s.coverage IS 'share of the scorecard''s weight whose metric had a value';
+			COMMENT ON COLUMN %1$s.grade IS 'grade of kpi.grade_bands: the highest min_score the composite reaches';
+			COMMENT ON COLUMN %1$s.rank IS 'rank by composite among the agents of the same role scorecard (rank(): ties share a rank, 1, 1, 3); NULL without composite';
+			COMMENT ON COLUMN %1$s.team_rank IS 'the same within the team';
+			COMMENT ON COLUMN %1$s.percentile IS '100 x share of the ranked agents whose composite is at or below the agent''s, to 0.01 (the best has 100)';
+			COMMENT ON COLUMN %1$s.top30 IS 'bonus pool: fewer than 30 %% of the team''s ranked agents score strictly higher (at least one per team; ties at the cut are all in)';
+			COMMENT ON COLUMN %1$s.prev_composite IS 'composite over the 28 days just before';
+			COMMENT ON COLUMN %1$s.composite_change IS 'composite - prev_composite (环比)';
+			$c$, rel);
+	END LOOP;
+END
+$$;
+COMMENT ON TABLE kpi.scorecard_history IS
+	'daily snapshots: for each day from the first day of kpi.agent_days to yesterday, each agent scored with its role '
+	'scorecard over the 28 days ending that day; kept up to date by kpi.refresh_scorecard_history() (kpi.refresh() '
+	'calls it), which redoes only the days that changed';
+COMMENT ON COLUMN kpi.scorecard_history.day IS 'the snapshot''s day: the last of its 28 days';
+CREATE TABLE kpi.changes_agent_days (day date NOT NULL);
+COMMENT ON TABLE kpi.changes_agent_days IS
+	'change log of kpi.scorecard_history: days of kpi.agent_days that changed since the history was last refreshed; '
+	'-infinity means every day (internal)';
+CREATE TRIGGER log_inserts AFTER INSERT ON kpi.agent_days REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_changed_agent_days();
+CREATE TRIGGER log_updates AFTER UPDATE ON kpi.agent_days REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_changed_agent_days();
+CREATE TRIGGER log_deletes AFTER DELETE ON kpi.agent_days REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_changed_agent_days();
+DO $$
+DECLARE
+	rel text;
+BEGIN
+	FOREACH rel IN ARRAY ARRAY['agent_days', 'agents', 'metrics', 'scorecards', 'scorecard_items', 'grade_bands'] LOOP
+		IF rel <> 'agent_days' THEN
+			EXECUTE format('CREATE TRIGGER log_history_rescore AFTER INSERT OR UPDATE OR DELETE ON kpi.%I '
+						   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
+		END IF;
+		EXECUTE format('CREATE TRIGGER log_history_rescore_truncate AFTER TRUNCATE ON kpi.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
+	END LOOP;
+END
+$$;
+
+-- Privileges back: those of the materialized view on the table, and those of the old
+-- kpi.refresh_scorecard_history() on the new one (the owner's own come with the objects).
+DO $$
+DECLARE
+	g record;
+BEGIN
+	FOR g IN
+		SELECT 'TABLE kpi.scorecard_history' AS object, a.grantee, a.privilege_type, a.is_grantable
+		  FROM pg_catalog.aclexplode(nullif(pg_catalog.current_setting('kpi.upgrade_history_acl'), '')::pg_catalog.aclitem[]) a
+		 WHERE a.grantee <> (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'kpi.scorecard_history'::regclass)
+		UNION ALL
+		SELECT 'FUNCTION kpi.refresh_scorecard_history()', a.grantee, a.privilege_type, a.is_grantable
+		  FROM pg_catalog.aclexplode(nullif(pg_catalog.current_setting('kpi.upgrade_refresh_history_acl'), '')::pg_catalog.aclitem[]) a
+		 WHERE a.grantee <> (SELECT p.proowner FROM pg_catalog.pg_proc p
+							  WHERE p.oid = 'kpi.refresh_scorecard_history()'::regprocedure)
+	LOOP
+		EXECUTE pg_catalog.format('GRANT %s ON %s TO %s%s', g.privilege_type, g.object,
+			CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+			CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+	END LOOP;
+END
+$$;
+
+-- Fill the history from the facts as they are, as the materialized view held them.
+SELECT kpi.refresh_scorecard_history();

@@ -4,7 +4,7 @@
 -- that move everything make it rebuild.
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(50);
+SELECT plan(60);
 
 \set QUIET on
 \set seed 7
@@ -28,14 +28,14 @@ DECLARE
 	n bigint;
 BEGIN
 	SELECT r.mode INTO how FROM kpi.refresh() r WHERE r.step = 'changes';
-	FOREACH tab IN ARRAY ARRAY['turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days'] LOOP
+	FOREACH tab IN ARRAY ARRAY['turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days', 'scorecard_history'] LOOP
 		IF to_regclass('pg_temp.inc_' || tab) IS NOT NULL THEN
 			EXECUTE format('DROP TABLE pg_temp.%I', 'inc_' || tab);
 		END IF;
 		EXECUTE format('CREATE TEMP TABLE %I AS SELECT x::text AS r FROM kpi.%I x', 'inc_' || tab, tab);
 	END LOOP;
 	PERFORM kpi.refresh(full => true);
-	FOREACH tab IN ARRAY ARRAY['turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days'] LOOP
+	FOREACH tab IN ARRAY ARRAY['turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days', 'scorecard_history'] LOOP
 		EXECUTE format('SELECT count(*) FROM ((SELECT r FROM %1$I EXCEPT ALL SELECT x::text FROM kpi.%2$I x) '
 					   'UNION ALL (SELECT x::text FROM kpi.%2$I x EXCEPT ALL SELECT r FROM %1$I)) d',
 					   'inc_' || tab, tab) INTO n;
@@ -361,6 +361,34 @@ SELECT results_eq($$SELECT day, conversations, turns, online_us FROM kpi.agent_d
 	'the DST day has its 3 conversations and 25 online hours');
 DELETE FROM kpi.conversations WHERE conversation_id BETWEEN 83000001 AND 83000004;
 SELECT is(pg_temp.incremental_equals_full(), 'incremental, equal', 'and deleting them again');
+
+-- Scorecard history -----------------------------------------------------------------------------------
+-- The history redoes only the snapshots whose two 28-day windows hold a changed day of the facts
+-- (that day to 55 days later, up to yesterday), every snapshot after an edit of the agents or the
+-- scorecards, and none when nothing changed; incremental_equals_full compares it with a rebuild.
+CREATE FUNCTION pg_temp.history_days() RETURNS bigint
+	LANGUAGE sql AS $$SELECT recomputed FROM kpi.refresh() WHERE step = 'scorecard_history'$$;
+SELECT is(pg_temp.history_days(), 0::bigint, 'history: nothing changed, no snapshot recomputed');
+INSERT INTO kpi.ratings (rating_id, shop_id, agent_id, rated_at, kind, score)
+	VALUES (95000001, 1, 1, (date '2026-11-05' + time '12:00') AT TIME ZONE (SELECT z.timezone FROM kpi.shop_zones z WHERE z.shop_id = 1), 'csat', 1);
+SELECT is(pg_temp.history_days(), (least(date '2026-11-05' + 55, current_date - 1) - date '2026-11-05' + 1)::bigint,
+	'history: one changed day recomputes the snapshots of that day to 55 days later (or yesterday)');
+SELECT is(pg_temp.incremental_equals_full(), 'incremental, equal', 'history: and they equal a rebuild');
+UPDATE kpi.ratings SET score = 5 WHERE rating_id = 95000001;
+SELECT is(pg_temp.incremental_equals_full(), 'incremental, equal', 'history: the rating edited');
+UPDATE kpi.scorecard_items SET weight = weight * 3 WHERE scorecard = 'general' AND metric = 'csat_rate';
+SELECT is(pg_temp.history_days(), (SELECT count(DISTINCT day) FROM kpi.scorecard_history),
+	'history: a scorecard edit recomputes every snapshot');
+UPDATE kpi.grade_bands SET min_score = min_score + 1 WHERE scorecard = 'general' AND min_score > 0;
+SELECT is(pg_temp.incremental_equals_full(), 'incremental, equal', 'history: grade bands edited');
+UPDATE kpi.agents SET team = 'night' WHERE agent_id IN (1, 2);
+UPDATE kpi.agents SET role = 'presale' WHERE agent_id = 3;
+SELECT is(pg_temp.incremental_equals_full(), 'incremental, equal', 'history: teams and roles edited');
+SELECT is((SELECT count(*) FROM kpi.scorecard_history WHERE team = 'night' AND day = current_date - 1), 2::bigint,
+	'history: the new teams show');
+SELECT is((SELECT min(day) FROM kpi.scorecard_history), (SELECT min(day) FROM kpi.agent_days),
+	'history: from the first day of the facts...');
+SELECT is((SELECT max(day) FROM kpi.scorecard_history), current_date - 1, '...to yesterday');
 
 -- Deleting everything incrementally leaves no facts ----------------------------------------------------
 DELETE FROM kpi.agent_sessions; DELETE FROM kpi.ratings; DELETE FROM kpi.complaints;

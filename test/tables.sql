@@ -9,9 +9,10 @@ SELECT tables_are('kpi', ARRAY['settings', 'shops', 'calendars', 'agents', 'conv
 	'messages', 'orders', 'refunds', 'complaints', 'ratings', 'agent_sessions',
 	'turns', 'order_attribution', 'feedback_charges', 'agent_days', 'shop_days',
 	'changes_full', 'changes_messages', 'changes_conversations', 'changes_orders', 'changes_refunds',
-	'changes_complaints', 'changes_ratings', 'changes_agent_sessions', 'changes_agents',
-	'metrics', 'scorecards', 'scorecard_items', 'grade_bands', 'benchmarks'],
-	'the canonical tables of the spec, the derived ones, the change logs and the scorecards'' catalog and configuration, and no others');
+	'changes_complaints', 'changes_ratings', 'changes_agent_sessions', 'changes_agents', 'changes_agent_days',
+	'metrics', 'scorecards', 'scorecard_items', 'grade_bands', 'benchmarks', 'scorecard_history'],
+	'the canonical tables of the spec, the derived ones, the change logs, the scorecards'' catalog and configuration '
+	'and their history, and no others');
 SELECT enum_has_labels('kpi', 'sender', ARRAY['customer', 'agent', 'auto', 'system'],
 	'kpi.sender has the four senders in order');
 SELECT col_type_is('kpi', 'agents', 'agent_id', 'integer', 'agent_id is int');

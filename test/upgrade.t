@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 old=kpi_upgrade_old
 new=kpi_upgrade_new
 role=kpi_upgrade_reader
+writer=kpi_upgrade_writer
 work=$(mktemp -d)
 drop_all() {
 	dropdb --if-exists $old 2>/dev/null; dropdb --if-exists $new 2>/dev/null
-	psql -qAtX -d postgres -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
+	psql -qAtX -d postgres -c "DROP ROLE IF EXISTS $role" -c "DROP ROLE IF EXISTS $writer" >/dev/null 2>&1
 }
 trap 'rm -rf "$work"; drop_all' EXIT
 q() { psql -qAtX -v ON_ERROR_STOP=1 -d "$@"; }
@@ -35,7 +36,7 @@ same() { # same FILE FILE
 
 drop_all
 createdb $old && createdb $new || exit 1
-psql -qAtX -d postgres -c "CREATE ROLE $role NOLOGIN" >/dev/null
+psql -qAtX -d postgres -c "CREATE ROLE $role NOLOGIN" -c "CREATE ROLE $writer NOLOGIN" >/dev/null
 
 default=$(q postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'kpi'")
 # The oldest version is the one with the longest update path to the default one.
@@ -50,7 +51,7 @@ fi
 IFS=' ' read -r -a versions <<<"$(echo "$path" | sed 's/--/ /g')"
 oldest=${versions[0]}
 steps=$(( ${#versions[@]} - 1 ))
-echo "1..$((steps + 8))"
+echo "1..$((steps + 10))"
 echo "# update path: $path"
 
 # The same data on both sides: a sample shop, edited settings and shipped rows, a company
@@ -66,6 +67,7 @@ INSERT INTO kpi.scorecards (scorecard, description) VALUES ('night', 'night shif
 INSERT INTO kpi.scorecard_items (scorecard, metric, weight, floor, target)
 VALUES ('night', 'reply_rate', 2, 0.5, 0.95), ('night', 'avg_response_s', 1, 120, 20);
 SELECT kpi.grant_reader('$role');
+SELECT kpi.grant_writer('$writer');
 SELECT count(*) FROM kpi.refresh();
 SQL
 }
@@ -73,6 +75,8 @@ install_old() { q $old -c "CREATE EXTENSION kpi VERSION '$oldest'" && fill $old;
 install_new() { q $new -c "CREATE EXTENSION kpi" && fill $new; }
 check "CREATE EXTENSION kpi VERSION '$oldest' (the oldest) and fill it" install_old
 q $old -f test/fingerprint.psql >"$work/rows_before"
+history() { q "$1" -c "SELECT count(*) || ' ' || md5(string_agg(h::text, '|' ORDER BY h::text)) FROM kpi.scorecard_history h"; }
+history $old >"$work/history_before"
 
 for ((i = 1; i <= steps; i++)); do
 	check "ALTER EXTENSION kpi UPDATE TO '${versions[$i]}'" \
@@ -98,6 +102,11 @@ rows_kept() {
 		same "$work/rows_before" "$work/rows_after"
 }
 check "the upgrade keeps every stored row of every table pg_dump keeps" rows_kept
+history_kept() {
+	history $old >"$work/history_after" && [ "$(cut -d' ' -f1 "$work/history_before")" -gt 0 ] &&
+		same "$work/history_before" "$work/history_after"
+}
+check "the scorecard history holds the same snapshots right after the upgrade ($(cut -d' ' -f1 "$work/history_before") rows)" history_kept
 
 # Facts: the same later changes on both sides, then an incremental refresh (on the upgraded
 # side it starts from facts and change logs the old version left), then a full one.
@@ -134,3 +143,5 @@ full_agrees() {
 check "and the upgraded side's full rebuild agrees" full_agrees
 check "the reader still reads the upgraded reports" \
 	q $old -c "SET ROLE $role; SELECT count(*) FROM kpi.agent_metrics(current_date - 28, current_date); SELECT count(*) FROM kpi.scorecard_history"
+check "the writer still loads and refreshes" \
+	q $old -c "SET ROLE $writer; DELETE FROM kpi.ratings WHERE rating_id % 4 = 1; SELECT count(*) FROM kpi.refresh(); SELECT kpi.refresh_scorecard_history()"

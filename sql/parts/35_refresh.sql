@@ -754,24 +754,26 @@ BEGIN
 	END IF;
 	PERFORM kpi.refresh_drop_work_tables();
 
-	-- The scorecards' daily snapshots (50_scorecards.sql): a materialized view, refreshed
-	-- concurrently so readers are never blocked. It is recomputed whole, so a caller that
-	-- refreshes the facts often may leave it to a later call (history => false).
+	-- The scorecards' daily snapshots (50_scorecards.sql): the days whose windows hold a
+	-- changed day of the facts, and the new ones. A caller that refreshes the facts several
+	-- times a day may leave them to a later call (history => false): the changes wait in
+	-- kpi.changes_agent_days.
 	IF NOT refresh.history THEN
 		RETURN;
 	END IF;
 	started := clock_timestamp();
 	n := kpi.refresh_scorecard_history();
 	RETURN QUERY SELECT 'scorecard_history'::text,
-						CASE WHEN reason IS NULL THEN 'incremental' ELSE 'full' END, NULL::bigint, n,
+						CASE WHEN reason IS NULL THEN 'incremental' ELSE 'full' END,
+						current_setting('kpi.history_days_recomputed', true)::bigint, n,
 						extract(epoch FROM clock_timestamp() - started)::double precision, NULL::text;
 END
 $$;
 COMMENT ON FUNCTION kpi.refresh(boolean, boolean) IS
 	'derive kpi.turns, kpi.order_attribution, kpi.feedback_charges, kpi.agent_days and kpi.shop_days from '
 	'the base tables: by default only what changed since the last refresh, all of it with full => true '
-	'(or after a settings change); then, unless history => false, refresh kpi.scorecard_history; returns one row per step (events or '
-	'cells recomputed, rows, seconds)';
+	'(or after a settings change); then, unless history => false, bring kpi.scorecard_history up to date; returns one row per step (events, '
+	'cells or snapshot days recomputed, rows, seconds)';
 
 -- The steps of a refresh after the change logs were read into the work tables.
 CREATE FUNCTION kpi.refresh_run(rebuild boolean)
