@@ -1,6 +1,7 @@
 -- Scorecards: kpi.scorecard for all agents from the materialized facts, against the same scoring
 -- written by hand over agent_metrics (CASE per item, the previous period, rank() and grades),
--- and the nightly history refresh against calling kpi.scorecard once per day and role.
+-- and the history: every snapshot against calling kpi.scorecard once per day and role, and a
+-- night's few changed days against recomputing every snapshot (what a materialized view did).
 
 -- @job kpi.scorecard for 28 days and all agents from materialized facts
 -- @setup
@@ -41,9 +42,11 @@ SELECT count(*), sum(a.turns) FROM kpi.agent_metrics('2026-10-04', '2026-10-31')
  WHERE a.agent_id = b.agent_id;
 -- @runs 9
 
--- @job kpi.refresh_scorecard_history: a snapshot per day and agent on its role scorecard (28 days)
+-- @job kpi.refresh_scorecard_history, every snapshot (after an edit of the agents or scorecards): one per day and agent on its role scorecard (28 days)
 -- @setup
 SELECT kpi.refresh_scorecard_history();
+-- @each
+INSERT INTO kpi.changes_agent_days VALUES ('-infinity');
 -- @rows
 SELECT count(*) FROM kpi.scorecard_history;
 -- @ours
@@ -59,3 +62,23 @@ SELECT count(*), sum(m.turns)
   FROM generate_series((SELECT min(day) FROM kpi.agent_days)::timestamp - interval '28 days', (current_date - 1)::timestamp, interval '1 day') g(day)
  CROSS JOIN LATERAL kpi.agent_metrics(g.day::date - 27, g.day::date) m;
 -- @runs 3
+
+-- @job kpi.refresh_scorecard_history, a night's snapshots: facts changed on the last 8 days (a new day and the first-contact resolution of the 7 before)
+-- @setup
+SELECT kpi.refresh_scorecard_history();
+-- @each
+INSERT INTO kpi.changes_agent_days SELECT current_date - k FROM generate_series(1, 8) k;
+-- @rows
+SELECT count(*) FROM kpi.scorecard_history WHERE day >= current_date - 8;
+-- @ours
+SELECT kpi.refresh_scorecard_history();
+-- @alternative every snapshot, as a materialized view's refresh recomputes them
+SELECT count(*), sum(s.composite) FROM kpi.scorecard_snapshots(
+	ARRAY(SELECT g.day::date FROM generate_series((SELECT min(day) FROM kpi.agent_days)::timestamp,
+												   (current_date - 1)::timestamp, interval '1 day') g(day)), 28, NULL) s;
+-- @floor agent_metrics for the same 8 days' two windows (no scoring)
+SELECT count(*), sum(m.turns)
+  FROM generate_series(1, 8) k
+ CROSS JOIN unnest(ARRAY[0, 28]) w(back)
+ CROSS JOIN LATERAL kpi.agent_metrics(current_date - k - w.back - 27, current_date - k - w.back) m;
+-- @runs 5
