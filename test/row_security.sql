@@ -3,7 +3,7 @@
 -- refresh still works under the policies.
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(12);
+SELECT plan(15);
 
 \set QUIET on
 \i test/sample_shop.psql
@@ -12,6 +12,8 @@ SELECT kpi.refresh();
 CREATE TEMP TABLE all_days AS SELECT * FROM kpi.agent_days;
 CREATE TEMP TABLE all_metrics AS SELECT * FROM kpi.agent_metrics(current_date - 60, current_date);
 GRANT SELECT ON all_metrics TO PUBLIC;
+CREATE TEMP TABLE all_history AS SELECT * FROM kpi.scorecard_history;
+GRANT SELECT ON all_history TO PUBLIC;
 
 -- Roles: agents log in with their kpi.agents.login; a team lead; a manager; the loader.
 CREATE ROLE kpi_rls_agents NOLOGIN;
@@ -40,7 +42,7 @@ DO $$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['agent_days', 'turns'] LOOP
+	FOREACH t IN ARRAY ARRAY['agent_days', 'turns', 'scorecard_history'] LOOP
 		EXECUTE format('ALTER TABLE kpi.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE format('CREATE POLICY visible_agents ON kpi.%I FOR SELECT '
 					   'USING (agent_id IN (SELECT agent_id FROM kpi.agents))', t);
@@ -58,6 +60,9 @@ SELECT results_eq($$SELECT DISTINCT agent_id FROM kpi.turns WHERE agent_id IS NO
 	'and of the turns');
 SELECT cmp_ok((SELECT turns FROM kpi.agent_metrics(current_date - 60, current_date)), '>', 0::bigint,
 	'with its real figures');
+SELECT set_eq($$SELECT h::text FROM kpi.scorecard_history h$$,
+	$$SELECT h::text FROM all_history h WHERE h.agent_id = 1$$,
+	'and only its own scorecard history, with the ranks among all agents of its role');
 RESET ROLE;
 
 SET ROLE "shop2:cs0002";
@@ -82,6 +87,11 @@ SELECT lives_ok('SELECT kpi.refresh()', 'the loader refreshes under the policies
 RESET ROLE;
 SELECT set_eq('SELECT d::text FROM kpi.agent_days d', 'SELECT a::text FROM all_days a',
 	'and its refresh wrote every agent''s facts, the same as before');
+SET ROLE kpi_rls_loader;
+SELECT lives_ok('SELECT kpi.refresh(full => true)', 'and rebuilds them');
+RESET ROLE;
+SELECT set_eq('SELECT h::text FROM kpi.scorecard_history h', 'SELECT h::text FROM all_history h',
+	'with every agent''s scorecard history, the same as before');
 
 SET ROLE "shop1:cs0001";
 SELECT throws_ok('SELECT kpi.refresh()', '42501', NULL, 'an agent cannot refresh');
