@@ -10,7 +10,7 @@ SELECT count(*) FROM kpi.refresh(full => true);
 SELECT count(*) FROM (SELECT conversation_id, count(*) FROM kpi.messages GROUP BY 1) s;
 -- @runs 3
 
--- @job incremental refresh after one new day (the last of the 50), against a full rebuild
+-- @job incremental refresh after one new day (yesterday, the last of the 50), against a full rebuild
 -- @setup
 -- The last day D of each shop, as a nightly refresh sees it: nothing after D exists yet (the
 -- generator's later refund completions, ratings, ... are dropped for good), and the day's own

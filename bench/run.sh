@@ -40,12 +40,16 @@ agents=$(( scale / 50000 ))
 export PGDATABASE=kpi_bench
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 createdb kpi_bench
-q() { psql -qAtX -v ON_ERROR_STOP=1 -v scale="$scale" "$@"; }
+q() { psql -qAtX -v ON_ERROR_STOP=1 -v scale="$scale" -v last_day="$last_day" "$@"; }
+# The sample shop ends yesterday, as a shop's data does the morning after: a nightly refresh
+# then adds the newest day of the facts and of the scorecard history (which runs to yesterday).
+# Job files name its days relative to :'last_day'.
+last_day=$(psql -qAtX -c "SELECT current_date - 1")
 q -c "CREATE EXTENSION kpi"
 
 now_ms() { date +%s%3N; }
 t0=$(now_ms)
-q -v seed=1 -v shops=2 -v agents="$agents" -v days=50 -v per_day=100 -v last_day=2026-10-31 \
+q -v seed=1 -v shops=2 -v agents="$agents" -v days=50 -v per_day=100 -v last_day="$last_day" \
 	-f test/sample_shop.psql
 t1=$(now_ms)
 messages=$(q -c "SELECT count(*) FROM kpi.messages")

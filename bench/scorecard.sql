@@ -9,11 +9,11 @@ SELECT count(*) FROM kpi.refresh();
 -- @rows
 SELECT count(*) FROM kpi.agents;
 -- @ours
-SELECT count(*), sum(composite), sum(prev_composite) FROM kpi.scorecard('2026-10-04', '2026-10-31', 'presale');
+SELECT count(*), sum(composite), sum(prev_composite) FROM kpi.scorecard(:'last_day'::date - 27, :'last_day', 'presale');
 -- @alternative plain SQL: the presale items as CASE expressions over agent_metrics, both periods
 WITH m AS (
 	SELECT p.period, a.*
-	  FROM (VALUES ('cur', date '2026-10-04', date '2026-10-31'), ('prev', date '2026-09-06', date '2026-10-03')) p(period, f, t)
+	  FROM (VALUES ('cur', :'last_day'::date - 27, :'last_day'::date), ('prev', :'last_day'::date - 55, :'last_day'::date - 28)) p(period, f, t)
 	 CROSS JOIN LATERAL kpi.agent_metrics(p.f, p.t) a
 ), s AS (
 	SELECT m.period, m.agent_id, m.team, x.weight, x.score
@@ -38,7 +38,7 @@ SELECT count(*), sum(cur.composite), sum(prev.composite)
 		  FROM c WHERE period = 'cur') cur
   LEFT JOIN c prev ON prev.period = 'prev' AND prev.agent_id = cur.agent_id;
 -- @floor agent_metrics over the two periods
-SELECT count(*), sum(a.turns) FROM kpi.agent_metrics('2026-10-04', '2026-10-31') a, kpi.agent_metrics('2026-09-06', '2026-10-03') b
+SELECT count(*), sum(a.turns) FROM kpi.agent_metrics(:'last_day'::date - 27, :'last_day') a, kpi.agent_metrics(:'last_day'::date - 55, :'last_day'::date - 28) b
  WHERE a.agent_id = b.agent_id;
 -- @runs 9
 
