@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Upgrades: install the oldest shipped version of kpi, fill it (a sample shop, edited settings
-# and shipped rows, a company scorecard, a reader role, a first refresh), then step through
+# and shipped rows, a company scorecard, a reader and a writer role, a first refresh), then step through
 # every ALTER EXTENSION kpi UPDATE TO the next version up to the default one. The result must
 # equal a fresh install of the default version object for object (test/catalog.psql), keep
 # every stored row, and refresh to the same facts as the fresh install given the same data
@@ -55,7 +55,7 @@ echo "1..$((steps + 10))"
 echo "# update path: $path"
 
 # The same data on both sides: a sample shop, edited settings and shipped rows, a company
-# scorecard, a reader, a first refresh.
+# scorecard, a reader and a writer, a first refresh.
 fill() {
 	q "$1" -v seed=11 -v shops=2 -v agents=8 -v days=10 -v per_day=6 -v last_day="$(date -u -d '2 days ago' +%F)" \
 		-f test/sample_shop.psql >/dev/null &&
