@@ -9,6 +9,8 @@
 --   difference their changed return visits make (+1 or -1) instead of recomputing their cells,
 --   and the sources of a column group are probed per range when the ranges are few
 --   (kpi.refresh_fence).
+-- - A full rebuild assembles the agent days in a temporary table and writes each row of
+--   kpi.agent_days once, instead of once per column group (which bloated the table).
 -- The facts stay the same: test/upgrade.t compares an upgraded database with a fresh install,
 -- object by object and fact by fact.
 --
@@ -218,12 +220,21 @@ DECLARE
 	n bigint;
 	group_name text;
 	group_columns text;
+	-- Where the column groups are written: a rebuild assembles its rows in a temporary table
+	-- and inserts each once, where upserting group after group would leave six dead versions
+	-- of every row behind in kpi.agent_days (which reports then read past).
+	target text := CASE WHEN rebuild THEN 'pg_temp.refresh_agent_days_stage' ELSE 'kpi.agent_days' END;
 BEGIN
 	IF rebuild THEN
 		DELETE FROM kpi.agent_days d
 		 USING pg_temp.refresh_ranges r
 		 WHERE r.grp = 'turns' AND d.shop_id = r.shop_id AND d.agent_id = r.agent_id
 		   AND d.day BETWEEN r.first_day AND r.last_day;
+		IF to_regclass('pg_temp.refresh_agent_days_stage') IS NOT NULL THEN
+			DROP TABLE pg_temp.refresh_agent_days_stage;
+		END IF;
+		CREATE TEMP TABLE refresh_agent_days_stage
+			(LIKE kpi.agent_days INCLUDING DEFAULTS INCLUDING INDEXES) ON COMMIT DROP;
 	END IF;
 	-- Reset the columns of each group in its ranges (the sources below add what remains).
 	FOR group_name, group_columns IN
@@ -243,7 +254,7 @@ BEGIN
 
 	-- Response (day of the turn's first customer message).
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, turns, answered_turns,
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, turns, answered_turns,
 		response_sla_hits, response_us, business_response_us, first_turns, first_answered,
 		first_response_sla_hits, first_response_us, response_sketch)
 	SELECT t.shop_id, t.agent_id, t.day,
@@ -274,11 +285,11 @@ BEGIN
 		   first_answered = excluded.first_answered,
 		   first_response_sla_hits = excluded.first_response_sla_hits,
 		   first_response_us = excluded.first_response_us,
-		   response_sketch = excluded.response_sketch$sql$, kpi.refresh_fence('turns'));
+		   response_sketch = excluded.response_sketch$sql$, kpi.refresh_fence('turns'), target);
 
 	-- Conversations, resolution, first-contact resolution and inquiries (day opened).
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, conversations, closed_conversations,
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, conversations, closed_conversations,
 		handle_us, resolved_conversations, resolution_us, fcr_conversations, inquiries)
 	SELECT c.shop_id, c.agent_id, c.day,
 		   count(*),
@@ -308,7 +319,7 @@ BEGIN
 		   resolved_conversations = excluded.resolved_conversations,
 		   resolution_us = excluded.resolution_us,
 		   fcr_conversations = excluded.fcr_conversations,
-		   inquiries = excluded.inquiries$sql$, kpi.refresh_fence('conversations'));
+		   inquiries = excluded.inquiries$sql$, kpi.refresh_fence('conversations'), target);
 
 	-- First-contact resolution of unchanged conversations whose return visit came, went or
 	-- moved (pg_temp.refresh_fcr, incremental only): adjusted by the difference, unless their
@@ -326,7 +337,7 @@ BEGIN
 
 	-- Conversion: attributed orders on the day their conversation opened.
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, ordering_customers, paying_customers,
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, ordering_customers, paying_customers,
 		attributed_orders, attributed_paid_orders, paid_amount, paid_items)
 	SELECT a.shop_id, a.agent_id, a.day,
 		   count(DISTINCT o.customer_id),
@@ -348,13 +359,13 @@ BEGIN
 		   attributed_orders = excluded.attributed_orders,
 		   attributed_paid_orders = excluded.attributed_paid_orders,
 		   paid_amount = excluded.paid_amount,
-		   paid_items = excluded.paid_items$sql$, kpi.refresh_fence('conversion'));
+		   paid_items = excluded.paid_items$sql$, kpi.refresh_fence('conversion'), target);
 
 	-- Sales quality: refunds on attributed orders by the day requested, attributed orders by
 	-- the day paid. Orders and refunds carry no agent, so they are read per shop window (the
 	-- union of the shop's ranges) and then matched to the ranges of their credited agent.
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, sales_refunds, sales_paid_orders)
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, sales_refunds, sales_paid_orders)
 	SELECT x.shop_id, x.agent_id, x.day, sum(x.refunds), sum(x.paid)
 	  FROM (SELECT a.shop_id, a.agent_id, (e.requested_at AT TIME ZONE z.timezone)::date AS day,
 				   1 AS refunds, 0 AS paid
@@ -381,12 +392,12 @@ BEGIN
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
 	   SET sales_refunds = excluded.sales_refunds,
-		   sales_paid_orders = excluded.sales_paid_orders$sql$, kpi.refresh_fence('sales'));
+		   sales_paid_orders = excluded.sales_paid_orders$sql$, kpi.refresh_fence('sales'), target);
 
 	-- After-sale handling: requests by the day requested, completions by the day completed
 	-- (read per shop window as above: the refund indexes lead with the shop, not the agent).
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, handled_refunds, handled_disputes,
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, handled_refunds, handled_disputes,
 		completed_refunds, merchant_completed_refunds, completion_us)
 	SELECT x.shop_id, x.agent_id, x.day, sum(x.requested), sum(x.disputed), sum(x.completed),
 		   sum(x.merchant), sum(x.completion_us)
@@ -418,11 +429,11 @@ BEGIN
 		   handled_disputes = excluded.handled_disputes,
 		   completed_refunds = excluded.completed_refunds,
 		   merchant_completed_refunds = excluded.merchant_completed_refunds,
-		   completion_us = excluded.completion_us$sql$, kpi.refresh_fence('handling'));
+		   completion_us = excluded.completion_us$sql$, kpi.refresh_fence('handling'), target);
 
 	-- Complaints and ratings charged to the agent (day filed or rated).
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, complaints, csat_ratings,
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, complaints, csat_ratings,
 		csat_positive, csat_score_sum, review_ratings, review_positive, review_score_sum,
 		dsr_ratings, dsr_score_sum)
 	SELECT f.shop_id, f.agent_id, f.day,
@@ -450,12 +461,12 @@ BEGIN
 		   review_positive = excluded.review_positive,
 		   review_score_sum = excluded.review_score_sum,
 		   dsr_ratings = excluded.dsr_ratings,
-		   dsr_score_sum = excluded.dsr_score_sum$sql$, kpi.refresh_fence('feedback'));
+		   dsr_score_sum = excluded.dsr_score_sum$sql$, kpi.refresh_fence('feedback'), target);
 
 	-- Online time: the union of the agent's sessions in the shop, cut at the shop's midnights.
 	-- Only sessions that reach into the range matter to its days.
 	EXECUTE format($sql$
-	INSERT INTO kpi.agent_days AS d (shop_id, agent_id, day, online_us)
+	INSERT INTO %2$s AS d (shop_id, agent_id, day, online_us)
 	SELECT u.shop_id, u.agent_id, p.day,
 		   sum(kpi.microseconds(least(upper(u.online), p.day_end) - greatest(lower(u.online), p.day_start)))
 	  FROM (SELECT r.shop_id, r.agent_id, r.first_day, r.last_day,
@@ -478,7 +489,13 @@ BEGIN
 	   AND p.day BETWEEN u.first_day AND u.last_day
 	 GROUP BY 1, 2, 3
 	ON CONFLICT (shop_id, agent_id, day) DO UPDATE
-	   SET online_us = excluded.online_us$sql$, kpi.refresh_fence('online'));
+	   SET online_us = excluded.online_us$sql$, kpi.refresh_fence('online'), target);
+
+	IF rebuild THEN
+		INSERT INTO kpi.agent_days
+		SELECT s.* FROM pg_temp.refresh_agent_days_stage s ORDER BY s.shop_id, s.agent_id, s.day;
+		DROP TABLE pg_temp.refresh_agent_days_stage;
+	END IF;
 
 	-- A cell whose every group is empty has no facts left: a full rebuild would have no row.
 	IF NOT rebuild THEN

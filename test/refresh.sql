@@ -4,7 +4,7 @@
 -- that move everything make it rebuild.
 BEGIN;
 CREATE EXTENSION kpi;
-SELECT plan(60);
+SELECT plan(61);
 
 \set QUIET on
 \set seed 7
@@ -58,6 +58,9 @@ SELECT results_eq($$SELECT step, mode, detail FROM kpi.refresh()$$,
 			 ('scorecard_history', 'full', NULL)$$,
 	'the first refresh rebuilds, and says why');
 SELECT cmp_ok((SELECT count(*) FROM kpi.agent_days), '>', 50::bigint, 'the generated shop has agent days');
+CREATE TEMP TABLE agent_days_copy AS SELECT * FROM kpi.agent_days;
+SELECT cmp_ok(pg_relation_size('kpi.agent_days'), '<=', 2 * pg_relation_size('agent_days_copy'),
+	'a rebuild writes each agent day once: the table is no bigger than two plain copies of it');
 SELECT results_eq($$SELECT step, mode, recomputed, rows FROM kpi.refresh() WHERE step <> 'scorecard_history'$$,
 	$$VALUES ('changes', 'incremental', NULL, 0::bigint), ('turns', 'incremental', 0::bigint, 0::bigint),
 			 ('order_attribution', 'incremental', 0, 0), ('feedback_charges', 'incremental', 0, 0),
