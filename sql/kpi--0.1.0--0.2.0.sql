@@ -1072,15 +1072,15 @@ CREATE TRIGGER log_updates AFTER UPDATE ON kpi.agent_days REFERENCING OLD TABLE 
 	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_changed_agent_days();
 CREATE TRIGGER log_deletes AFTER DELETE ON kpi.agent_days REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_changed_agent_days();
+CREATE TRIGGER log_history_rescore_truncate AFTER TRUNCATE ON kpi.agent_days
+	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore();
 DO $$
 DECLARE
 	rel text;
 BEGIN
-	FOREACH rel IN ARRAY ARRAY['agent_days', 'agents', 'metrics', 'scorecards', 'scorecard_items', 'grade_bands'] LOOP
-		IF rel <> 'agent_days' THEN
-			EXECUTE format('CREATE TRIGGER log_history_rescore AFTER INSERT OR UPDATE OR DELETE ON kpi.%I '
-						   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
-		END IF;
+	FOREACH rel IN ARRAY ARRAY['agents', 'metrics', 'scorecards', 'scorecard_items', 'grade_bands'] LOOP
+		EXECUTE format('CREATE TRIGGER log_history_rescore AFTER INSERT OR UPDATE OR DELETE ON kpi.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
 		EXECUTE format('CREATE TRIGGER log_history_rescore_truncate AFTER TRUNCATE ON kpi.%I '
 					   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
 	END LOOP;

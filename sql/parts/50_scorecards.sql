@@ -868,15 +868,15 @@ $$;
 COMMENT ON FUNCTION kpi.log_history_rescore() IS
 	'statement trigger on the agents and the scorecard configuration: every snapshot of kpi.scorecard_history must be '
 	'recomputed (internal)';
+CREATE TRIGGER log_history_rescore_truncate AFTER TRUNCATE ON kpi.agent_days
+	FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore();
 DO $$
 DECLARE
 	rel text;
 BEGIN
-	FOREACH rel IN ARRAY ARRAY['agent_days', 'agents', 'metrics', 'scorecards', 'scorecard_items', 'grade_bands'] LOOP
-		IF rel <> 'agent_days' THEN
-			EXECUTE format('CREATE TRIGGER log_history_rescore AFTER INSERT OR UPDATE OR DELETE ON kpi.%I '
-						   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
-		END IF;
+	FOREACH rel IN ARRAY ARRAY['agents', 'metrics', 'scorecards', 'scorecard_items', 'grade_bands'] LOOP
+		EXECUTE format('CREATE TRIGGER log_history_rescore AFTER INSERT OR UPDATE OR DELETE ON kpi.%I '
+					   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
 		EXECUTE format('CREATE TRIGGER log_history_rescore_truncate AFTER TRUNCATE ON kpi.%I '
 					   'FOR EACH STATEMENT EXECUTE FUNCTION kpi.log_history_rescore()', rel);
 	END LOOP;
